@@ -1,0 +1,40 @@
+"""纳税信用等级: the tax authority's annual A/B/M/C/D rating, known from April of Y+1."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from features.context import BuildContext
+from features.pit import EventStream
+from features.registry import TAX_RATINGS
+from features.timing import tax_rating_known_day
+
+_LEVEL = {r: i + 1 for i, r in enumerate(TAX_RATINGS)}  # A=1 (best) … D=5
+WINDOW_3Y = 3 * 365 + 1
+
+
+def stream(ctx: BuildContext) -> EventStream:
+    def build() -> EventStream:
+        t = ctx.table("tax_ratings")
+        level = t["rating"].map(_LEVEL).to_numpy(dtype=np.float64, na_value=np.nan)
+        year = t["year"].to_numpy(dtype=np.float64, na_value=np.nan)
+        return EventStream(
+            ctx.firm_ids("tax_ratings"),
+            tax_rating_known_day(year),
+            level=level,
+            is_a=(level == 1).astype(np.float64),
+        )
+
+    return ctx.stream("tax", build)
+
+
+def compute(ctx: BuildContext, done: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    s = stream(ctx)
+    q = ctx.q
+    rated_3y = s.count(q, WINDOW_3Y)
+    return {
+        "tax_rating_latest": s.last("level", q),
+        "tax_rating_worst_3y": s.max("level", q, WINDOW_3Y),
+        "tax_a_years_3y": np.where(rated_3y > 0, s.sum("is_a", q, WINDOW_3Y), np.nan),
+        "tax_years_rated": s.count(q),
+    }

@@ -1,0 +1,74 @@
+"""Day arithmetic of the generator: every date is an int64 day count since 1970-01-01.
+
+Integers keep the generator vectorised and match ``features.pit`` (which answers as-of
+questions on the same day counts); dates become pandas datetimes only when tables are built.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from features.pit import MISSING_DAY
+from features.synthetic import calibration as cal
+
+DAYS_PER_YEAR = 365.25
+DAYS_PER_MONTH = 30.4375
+
+
+def day(iso: str) -> int:
+    """The day count of an ISO date."""
+    return int(np.datetime64(iso, "D").astype(np.int64))
+
+
+WINDOW_END = day(cal.WINDOW_END)
+APPLICATIONS_FROM = day(cal.APPLICATIONS_FROM)
+#: Years with a latent health value, FIRST_RECORD_YEAR … LAST_YEAR (columns of health arrays).
+YEARS = np.arange(cal.FIRST_RECORD_YEAR, cal.LAST_YEAR + 1)
+
+
+def year_start(year: np.ndarray | int) -> np.ndarray:
+    """Day of 1 January of each year."""
+    y = np.asarray(year, dtype=np.int64)
+    return (y - 1970).astype("datetime64[Y]").astype("datetime64[D]").astype(np.int64)
+
+
+def year_of(days: np.ndarray) -> np.ndarray:
+    """Calendar year of each day."""
+    return np.asarray(days).astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
+
+
+def month_index(days: np.ndarray) -> np.ndarray:
+    """Months since 1970-01 of each day."""
+    return np.asarray(days).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+
+
+def month_start(months: np.ndarray) -> np.ndarray:
+    """Day of the first of each month given as months since 1970-01."""
+    return np.asarray(months, dtype=np.int64).astype("datetime64[M]").astype(
+        "datetime64[D]"
+    ).astype(np.int64)
+
+
+def add_months(days: np.ndarray, months: np.ndarray | float) -> np.ndarray:
+    """Approximately ``months`` later (30.44-day months), as whole days."""
+    return np.asarray(days) + np.round(np.asarray(months) * DAYS_PER_MONTH).astype(np.int64)
+
+
+def uniform_between(rng: np.random.Generator, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """A uniformly random day in [lo, hi] for each pair (hi < lo yields lo)."""
+    span = np.maximum(np.asarray(hi) - np.asarray(lo), 0)
+    return np.asarray(lo) + np.floor(rng.random(np.shape(span)) * (span + 1)).astype(np.int64)
+
+
+def within_window(days: np.ndarray) -> np.ndarray:
+    """Days after the window end are unknown to every table: MISSING_DAY."""
+    return np.where(days <= WINDOW_END, days, MISSING_DAY)
+
+
+def to_datetime(days: np.ndarray) -> np.ndarray:
+    """Day counts as datetime64[ns]; MISSING_DAY becomes NaT."""
+    days = np.asarray(days, dtype=np.int64)
+    missing = days == MISSING_DAY
+    out = np.where(missing, 0, days).astype("datetime64[D]").astype("datetime64[ns]")
+    out[missing] = np.datetime64("NaT")
+    return out

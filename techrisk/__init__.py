@@ -1,0 +1,1 @@
+"""The thin ``techrisk`` command line: wiring only; the work lives in the packages."""

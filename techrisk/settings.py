@@ -1,0 +1,10 @@
+"""Where things go on embedded defaults: local files under ``var/`` (git-ignored)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+VAR = Path(os.environ.get("TECHRISK_VAR", "var"))
+MARKET_DIR = VAR / "market"
+FEATURE_TABLE = VAR / "features.parquet"
