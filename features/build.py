@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from features.context import BuildContext
+from features.context import BuildContext, Table
 from features.families import (
     credit,
     financing,
@@ -38,12 +38,21 @@ def build_features(sources: Mapping[str, pd.DataFrame], applications: pd.DataFra
 
     Only rows known strictly before ``applied_on`` are used. Missing information stays NaN.
     """
+    matrix = build_feature_matrix(sources, applications)
+    index = pd.Index(np.asarray(applications["loan_id"]), name="loan_id")
+    return pd.DataFrame(matrix, columns=list(FEATURE_NAMES), index=index)
+
+
+def build_feature_matrix(sources: Mapping[str, Table], applications: Table) -> np.ndarray:
+    """The same features as a float64 matrix (columns in ``FEATURE_NAMES`` order).
+
+    The live service scores from this directly: no DataFrame is built on a request's path.
+    """
     ctx = BuildContext(sources, applications)
     done: dict[str, np.ndarray] = {}
     for family in FAMILY_ORDER:
         done.update(family.compute(ctx, done))
-    index = pd.Index(applications["loan_id"].to_numpy(), name="loan_id")
-    return pd.DataFrame({name: done[name] for name in FEATURE_NAMES}, index=index)
+    return np.column_stack([done[name] for name in FEATURE_NAMES]).astype(np.float64)
 
 
 def build_feature_table(sources: Mapping[str, pd.DataFrame]) -> pd.DataFrame:

@@ -1,4 +1,10 @@
-"""The state of one feature build: the as-of queries, the firm universe, cached streams."""
+"""The state of one feature build: the as-of queries, the firm universe, cached arrays.
+
+Sources are tables given either as DataFrames (files, batches) or as plain mappings of
+column → numpy array (a live request, which never needs to pay for building a DataFrame).
+Families read numpy columns only: pandas overhead on tiny frames is what would otherwise
+dominate a one-firm request.
+"""
 
 from __future__ import annotations
 
@@ -7,58 +13,63 @@ from typing import TypeVar
 
 import numpy as np
 import pandas as pd
-from features.schemas import TABLES
 
 from features.errors import UnknownFirm
 from features.pit import EventStream, Queries, to_days
 
 T = TypeVar("T")
 
+#: A table as a DataFrame or as a mapping of column name to array.
+Table = pd.DataFrame | Mapping[str, np.ndarray]
+
 
 class BuildContext:
     """Maps the applications to as-of queries and every source table to the same firm ints.
 
-    Families ask it for tables, firm ids and streams; streams are built once per build and
-    shared (the policy family reuses the IP and financial streams, for example).
+    Families ask it for columns, firm ids and streams; everything is computed once per build
+    and shared (the policy family reuses the IP and financial streams, for example).
     """
 
-    def __init__(self, sources: Mapping[str, pd.DataFrame], applications: pd.DataFrame) -> None:
+    def __init__(self, sources: Mapping[str, Table], applications: Table) -> None:
         self.sources = sources
         self.apps = applications
-        codes = applications["credit_code"].to_numpy()
-        self.firm_codes = pd.Index(pd.unique(codes))
-        self.q = Queries(self.firm_codes.get_indexer(codes), to_days(applications["applied_on"]))
-        firms = self.table("firms")
-        row = pd.Index(firms["credit_code"]).get_indexer(self.firm_codes)
+        self._memo: dict[str, object] = {}
+        codes = np.asarray(applications["credit_code"])
+        universe = pd.unique(codes)
+        self._single = universe[0] if len(universe) == 1 else None
+        self._universe = pd.Index(universe)
+        self.q = Queries(self._index_of(codes), to_days(applications["applied_on"]))
+        row = self._firm_rows()
         if (row < 0).any():
-            missing = self.firm_codes[row < 0]
+            missing = universe[row < 0]
             raise UnknownFirm(
                 f"applications name {len(missing)} firm(s) absent from table 'firms', "
                 f"e.g. {list(missing[:3])}"
             )
         #: Row of ``firms`` for each query (one firm row per credit code).
         self.firm_row = row[self.q.firm]
-        self._memo: dict[str, object] = {}
 
     def __len__(self) -> int:
         return len(self.q)
 
-    def table(self, name: str) -> pd.DataFrame:
-        """A source table; an absent table is an empty one (a thin file is not an error)."""
-        frame = self.sources.get(name)
-        if frame is None:
-            return pd.DataFrame({c: pd.Series(dtype=object) for c in TABLES[name].columns})
-        return frame
+    def col(self, table: str, column: str) -> np.ndarray:
+        """A column of a source table as numpy; an absent table has no rows (a thin file)."""
+        frame = self.sources.get(table)
+        if frame is None or (isinstance(frame, Mapping) and column not in frame):
+            return np.empty(0, dtype=object)
+        return self.memo(f"col:{table}.{column}", lambda: np.asarray(frame[column]))
 
-    def firm_ids(self, name: str) -> np.ndarray:
+    def app_col(self, column: str) -> np.ndarray:
+        return np.asarray(self.apps[column])
+
+    def firm_ids(self, table: str) -> np.ndarray:
         """Dense firm ints of a table's rows (-1 for firms outside this build)."""
         return self.memo(
-            f"firm_ids:{name}",
-            lambda: self.firm_codes.get_indexer(self.table(name)["credit_code"].to_numpy()),
+            f"firm_ids:{table}", lambda: self._index_of(self.col(table, "credit_code"))
         )
 
-    def days(self, name: str, column: str) -> np.ndarray:
-        return self.memo(f"days:{name}.{column}", lambda: to_days(self.table(name)[column]))
+    def days(self, table: str, column: str) -> np.ndarray:
+        return self.memo(f"days:{table}.{column}", lambda: to_days(self.col(table, column)))
 
     def stream(self, key: str, build: Callable[[], EventStream]) -> EventStream:
         return self.memo(f"stream:{key}", build)
@@ -67,3 +78,15 @@ class BuildContext:
         if key not in self._memo:
             self._memo[key] = build()
         return self._memo[key]  # type: ignore[return-value]
+
+    def _index_of(self, codes: np.ndarray) -> np.ndarray:
+        if self._single is not None:  # one-firm request: a comparison beats hashing
+            return np.where(codes == self._single, 0, -1).astype(np.int64)
+        return self._universe.get_indexer(codes).astype(np.int64)
+
+    def _firm_rows(self) -> np.ndarray:
+        codes = self.col("firms", "credit_code")
+        if self._single is not None:
+            hits = np.flatnonzero(codes == self._single)
+            return np.array([hits[0] if len(hits) else -1], dtype=np.int64)
+        return pd.Index(codes).get_indexer(self._universe).astype(np.int64)

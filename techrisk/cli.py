@@ -40,9 +40,8 @@ def _generate(firms: int, seed: int, out: Path) -> None:
 
 
 def _features(market: Path, out: Path) -> None:
-    from features.loaders import load_sources
-
     from features.build import build_feature_table, coverage
+    from features.loaders import load_sources
     from features.store import write_feature_table
 
     start = time.perf_counter()

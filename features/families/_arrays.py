@@ -9,17 +9,27 @@ DAYS_PER_MONTH = 30.4375
 DAYS_PER_YEAR = 365.25
 
 
-def num(frame: pd.DataFrame, column: str) -> np.ndarray:
+def num(values: np.ndarray) -> np.ndarray:
     """A column as float64 with NaN for missing (bools become 0/1)."""
-    col = frame[column]
-    if col.dtype == object:
-        col = pd.to_numeric(col, errors="coerce")
-    return col.to_numpy(dtype=np.float64, na_value=np.nan)
+    if values.dtype == object:
+        return pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=np.float64)
+    return values.astype(np.float64)
 
 
-def isin(frame: pd.DataFrame, column: str, values: tuple[str, ...]) -> np.ndarray:
+def isin(values: np.ndarray, members: tuple[str, ...]) -> np.ndarray:
     """0/1 float indicator of a categorical column's membership (sums count rows)."""
-    return np.isin(frame[column].to_numpy(), values).astype(np.float64)
+    out = np.zeros(len(values))
+    for member in members:
+        out[values == member] = 1.0
+    return out
+
+
+def codes(values: np.ndarray, labels: tuple[str, ...], first: int = 0) -> np.ndarray:
+    """Position of each value in ``labels`` plus ``first``; NaN for values not in it."""
+    out = np.full(len(values), np.nan)
+    for i, label in enumerate(labels):
+        out[values == label] = i + first
+    return out
 
 
 def ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:

@@ -25,11 +25,10 @@ def kind_stream(ctx: BuildContext, kind: str | None) -> EventStream:
     """Events of one kind (``None``: all kinds), with days past due as a value."""
 
     def build() -> EventStream:
-        t = ctx.table("credit_events")
         day = ctx.days("credit_events", "event_on")
         if kind is not None:
-            day = np.where(t["kind"].to_numpy() == kind, day, MISSING_DAY)
-        dpd = num(t, "days_past_due")
+            day = np.where(ctx.col("credit_events", "kind") == kind, day, MISSING_DAY)
+        dpd = num(ctx.col("credit_events", "days_past_due"))
         return EventStream(
             ctx.firm_ids("credit_events"), day, dpd=dpd, dpd90=(dpd >= 90).astype(np.float64)
         )

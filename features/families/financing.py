@@ -5,22 +5,19 @@ from __future__ import annotations
 import numpy as np
 
 from features.context import BuildContext
-from features.families._arrays import DAYS_PER_MONTH, num
+from features.families._arrays import DAYS_PER_MONTH, codes, num
 from features.pit import EventStream
 from features.registry import ROUNDS
-
-_STAGE = {r: i + 1 for i, r in enumerate(ROUNDS)}
 
 
 def stream(ctx: BuildContext) -> EventStream:
     def build() -> EventStream:
-        t = ctx.table("financing_rounds")
         return EventStream(
             ctx.firm_ids("financing_rounds"),
             ctx.days("financing_rounds", "closed_on"),
-            amount=num(t, "amount"),
-            tier=num(t, "lead_investor_tier"),
-            stage=t["round"].map(_STAGE).to_numpy(dtype=np.float64, na_value=np.nan),
+            amount=num(ctx.col("financing_rounds", "amount")),
+            tier=num(ctx.col("financing_rounds", "lead_investor_tier")),
+            stage=codes(ctx.col("financing_rounds", "round"), ROUNDS, first=1),
         )
 
     return ctx.stream("financing", build)

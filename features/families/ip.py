@@ -22,16 +22,16 @@ FILED = ("invention", "ic_layout", "utility_model", "design", "software_copyrigh
 
 def _streams(ctx: BuildContext) -> dict[str, EventStream]:
     def build() -> dict[str, EventStream]:
-        t = ctx.table("ip_assets")
+        ip_type = ctx.col("ip_assets", "ip_type")
         firm = ctx.firm_ids("ip_assets")
-        class1 = isin(t, "ip_type", CLASS1)
-        patent = isin(t, "ip_type", PATENTS)
+        class1 = isin(ip_type, CLASS1)
+        patent = isin(ip_type, PATENTS)
         kinds = {
             "class1": class1,
-            "class2": isin(t, "ip_type", CLASS2),
-            "utility": isin(t, "ip_type", ("utility_model",)),
-            "software": isin(t, "ip_type", ("software_copyright",)),
-            "trademark": isin(t, "ip_type", ("trademark",)),
+            "class2": isin(ip_type, CLASS2),
+            "utility": isin(ip_type, ("utility_model",)),
+            "software": isin(ip_type, ("software_copyright",)),
+            "trademark": isin(ip_type, ("trademark",)),
             "patent": patent,
         }
         granted = ctx.days("ip_assets", "granted_on")
@@ -41,24 +41,22 @@ def _streams(ctx: BuildContext) -> dict[str, EventStream]:
         return {
             "filed": EventStream(
                 firm,
-                np.where(
-                    isin(t, "ip_type", FILED) > 0, ctx.days("ip_assets", "filed_on"), MISSING_DAY
-                ),
+                np.where(isin(ip_type, FILED) > 0, ctx.days("ip_assets", "filed_on"), MISSING_DAY),
                 class1=class1,
             ),
             "granted": EventStream(
                 firm,
                 granted,
                 **kinds,
-                claims=np.where(class1 > 0, num(t, "claims"), np.nan),
-                acquired=np.where(patent > 0, num(t, "acquired"), np.nan),
+                claims=np.where(class1 > 0, num(ctx.col("ip_assets", "claims")), np.nan),
+                acquired=np.where(patent > 0, num(ctx.col("ip_assets", "acquired")), np.nan),
             ),
             "lapsed": EventStream(firm, ctx.days("ip_assets", "lapsed_on"), **kinds),
             "pledged": EventStream(firm, ctx.days("ip_assets", "pledged_on")),
             "cited": EventStream(
                 firm,
                 np.where(patent > 0, citations_known, MISSING_DAY),
-                citations=num(t, "forward_citations"),
+                citations=num(ctx.col("ip_assets", "forward_citations")),
             ),
         }
 

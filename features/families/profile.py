@@ -8,31 +8,21 @@ firm at the end of the data, not as of D.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from features.context import BuildContext
-from features.families._arrays import DAYS_PER_YEAR, num
+from features.families._arrays import DAYS_PER_YEAR, codes, num
 from features.registry import GUARANTEES, INDUSTRIES, PRODUCTS
 
 
-def _codes(values: pd.Series | np.ndarray, categories: tuple[str, ...]) -> np.ndarray:
-    """0-based category codes; unknown values become NaN (LightGBM's missing category)."""
-    codes = pd.Categorical(np.asarray(values), categories=categories).codes.astype(np.float64)
-    codes[codes < 0] = np.nan
-    return codes
-
-
 def compute(ctx: BuildContext, done: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    firms = ctx.table("firms")
     row = ctx.firm_row
     founded = ctx.days("firms", "founded_on")[row]
-    apps = ctx.apps
     return {
         "firm_age_years": (ctx.q.day - founded) / DAYS_PER_YEAR,
-        "firm_industry": _codes(firms["industry"].to_numpy()[row], INDUSTRIES),
-        "firm_registered_capital": num(firms, "registered_capital")[row],
-        "app_product": _codes(apps["product"], PRODUCTS),
-        "app_amount": num(apps, "amount"),
-        "app_term_months": num(apps, "term_months"),
-        "app_guarantee": _codes(apps["guarantee"], GUARANTEES),
+        "firm_industry": codes(ctx.col("firms", "industry")[row], INDUSTRIES),
+        "firm_registered_capital": num(ctx.col("firms", "registered_capital"))[row],
+        "app_product": codes(ctx.app_col("product"), PRODUCTS),
+        "app_amount": num(ctx.app_col("amount")),
+        "app_term_months": num(ctx.app_col("term_months")),
+        "app_guarantee": codes(ctx.app_col("guarantee"), GUARANTEES),
     }

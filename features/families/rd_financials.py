@@ -31,8 +31,7 @@ COLUMNS = (
 
 def stream(ctx: BuildContext) -> EventStream:
     def build() -> EventStream:
-        t = ctx.table("financials")
-        values = {c: num(t, c) for c in COLUMNS}
+        values = {c: num(ctx.col("financials", c)) for c in COLUMNS}
         known = financials_known_day(values["fiscal_year"])
         return EventStream(ctx.firm_ids("financials"), known, **values)
 

@@ -14,9 +14,9 @@ COLUMNS = ("employees", "rd_staff", "tech_staff", "college_educated", "social_in
 
 def stream(ctx: BuildContext) -> EventStream:
     def build() -> EventStream:
-        t = ctx.table("staffing")
         known = staffing_known_day(ctx.days("staffing", "month"))
-        return EventStream(ctx.firm_ids("staffing"), known, **{c: num(t, c) for c in COLUMNS})
+        values = {c: num(ctx.col("staffing", c)) for c in COLUMNS}
+        return EventStream(ctx.firm_ids("staffing"), known, **values)
 
     return ctx.stream("staffing", build)
 

@@ -14,9 +14,10 @@ _COUNTED = ("innovation_voucher", "tech_contract", "university_project", "tax_re
 
 def stream(ctx: BuildContext) -> EventStream:
     def build() -> EventStream:
-        t = ctx.table("support_records")
-        values = {k: isin(t, "kind", (k,)) for k in _COUNTED}
-        values["fund_amount"] = np.where(isin(t, "kind", FUNDS) > 0, num(t, "amount"), 0.0)
+        kind = ctx.col("support_records", "kind")
+        values = {k: isin(kind, (k,)) for k in _COUNTED}
+        amount = num(ctx.col("support_records", "amount"))
+        values["fund_amount"] = np.where(isin(kind, FUNDS) > 0, amount, 0.0)
         return EventStream(
             ctx.firm_ids("support_records"), ctx.days("support_records", "event_on"), **values
         )

@@ -5,19 +5,18 @@ from __future__ import annotations
 import numpy as np
 
 from features.context import BuildContext
+from features.families._arrays import codes, num
 from features.pit import EventStream
 from features.registry import TAX_RATINGS
 from features.timing import tax_rating_known_day
 
-_LEVEL = {r: i + 1 for i, r in enumerate(TAX_RATINGS)}  # A=1 (best) … D=5
 WINDOW_3Y = 3 * 365 + 1
 
 
 def stream(ctx: BuildContext) -> EventStream:
     def build() -> EventStream:
-        t = ctx.table("tax_ratings")
-        level = t["rating"].map(_LEVEL).to_numpy(dtype=np.float64, na_value=np.nan)
-        year = t["year"].to_numpy(dtype=np.float64, na_value=np.nan)
+        level = codes(ctx.col("tax_ratings", "rating"), TAX_RATINGS, first=1)  # A=1 … D=5
+        year = num(ctx.col("tax_ratings", "year"))
         return EventStream(
             ctx.firm_ids("tax_ratings"),
             tax_rating_known_day(year),

@@ -33,8 +33,9 @@ def _firm_sources(market: dict[str, pd.DataFrame], code: str) -> dict[str, pd.Da
 
 
 def _future(rng: np.random.Generator, d: pd.Timestamp, n: int, max_days: int = 2_000) -> pd.Series:
-    """n dates on or after D (offset 0 included: 'on D' is not 'before D')."""
-    return pd.Series(d + pd.to_timedelta(rng.integers(0, max_days, n), unit="D"))
+    """n dates on or after D; often exactly D, since 'on D' is not 'before D'."""
+    offsets = np.where(rng.random(n) < 0.4, 0, rng.integers(0, max_days, n))
+    return pd.Series(d + pd.to_timedelta(offsets, unit="D"))
 
 
 def _plant(src: dict[str, pd.DataFrame], d: pd.Timestamp, rng: np.random.Generator) -> dict:

@@ -1,0 +1,152 @@
+"""``make bench``: throughput and latency of the project's hot paths, each beside a baseline
+measured in the same run on the same data, printed as ratios.
+
+Sections: market generation, feature build over all applications, and the single-firm feature
+path that every live request pays.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+from rich.console import Console
+from rich.table import Table
+
+from features.build import build_feature_matrix, build_features
+from features.loaders import load_sources
+from features.synthetic import generate_market, write_market
+
+console = Console()
+
+
+def _timed(fn: Callable[[], object]) -> tuple[float, object]:
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+def _rows(tables: dict[str, pd.DataFrame]) -> int:
+    return sum(len(t) for t in tables.values())
+
+
+def _plain_read(paths: dict[str, Path]) -> dict[str, pd.DataFrame]:
+    """Baseline: pandas reading the same Parquet files, nothing else."""
+    return {name: pq.read_table(path).to_pandas() for name, path in paths.items()}
+
+
+def _firm_slices(sources: dict[str, pd.DataFrame], codes: np.ndarray) -> list[dict]:
+    """One firm's records per request, as the live service receives them."""
+    grouped = {
+        name: dict(tuple(t.groupby("credit_code", sort=False)))
+        for name, t in sources.items()
+        if name != "applications" and "credit_code" in t.columns and len(t)
+    }
+    out = []
+    for code in codes:
+        out.append({name: g[code] for name, g in grouped.items() if code in g})
+    return out
+
+
+def _naive_pandas(src: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> None:
+    """Baseline for one firm: one filter-and-aggregate per table, the least pandas code does."""
+    for name, t in src.items():
+        if name in ("firms", "applications"):
+            continue
+        date_col = next(
+            c for c in t.columns if t[c].dtype.kind == "M" or c in ("fiscal_year", "year")
+        )
+        col = t[date_col]
+        before = t[col < as_of] if col.dtype.kind == "M" else t[col < as_of.year]
+        before.select_dtypes("number").agg(["count", "max"])
+
+
+def _percentiles_ms(seconds: list[float]) -> tuple[float, float]:
+    ms = np.array(seconds) * 1e3
+    return float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
+
+
+def bench_single_firm(sources: dict[str, pd.DataFrame], n: int, seed: int) -> list[tuple]:
+    """One firm's records per call, as DataFrames and as the column arrays a request carries."""
+    apps = sources["applications"]
+    rng = np.random.default_rng(seed)
+    picked = apps.iloc[rng.choice(len(apps), size=min(n, len(apps)), replace=False)]
+    picked = picked.reset_index(drop=True)
+    slices = _firm_slices(sources, picked["credit_code"].to_numpy())
+    records = np.array([sum(len(t) for t in s.values()) for s in slices])
+    frames, columnar, naive = [], [], []
+    for i, src in enumerate(slices):
+        app = picked.iloc[[i]]
+        cols = {k: {c: t[c].to_numpy() for c in t.columns} for k, t in src.items()}
+        app_cols = {c: app[c].to_numpy() for c in app.columns}
+        build_features(src, app)  # first call of each shape warms numpy's caches
+        frames.append(_timed(lambda src=src, app=app: build_features(src, app))[0])
+        columnar.append(_timed(lambda c=cols, a=app_cols: build_feature_matrix(c, a))[0])
+        naive.append(
+            _timed(lambda src=src, app=app: _naive_pandas(src, app["applied_on"].iloc[0]))[0]
+        )
+    n50, n99 = _percentiles_ms(naive)
+    rows = [("single firm: records per firm (median)", f"{np.median(records):.0f}", "", "")]
+    for label, times in (("DataFrame input", frames), ("column arrays (service path)", columnar)):
+        p50, p99 = _percentiles_ms(times)
+        rows.append(
+            (
+                f"single firm features, {label}: p50 / p99",
+                f"{p50:.2f} / {p99:.2f} ms",
+                f"naive pandas filter+agg per table {n50:.2f} / {n99:.2f} ms",
+                f"{p50 / n50:.2f}× of baseline p50 (target p50 ≤ 10 ms)",
+            )
+        )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--firms", type=int, default=100_000)
+    parser.add_argument("--single-firm-requests", type=int, default=1_000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    rows: list[tuple] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        gen_s, tables = _timed(lambda: generate_market(n_firms=args.firms, seed=args.seed))
+        n_rows = _rows(tables)
+        paths = write_market(tables, Path(tmp))
+        read_s, _ = _timed(lambda: _plain_read(paths))
+        rows.append(
+            (
+                f"generate {args.firms:,} firms ({n_rows:,} rows)",
+                f"{gen_s:.1f} s, {n_rows / gen_s:,.0f} rows/s",
+                f"pandas read of the same Parquet {n_rows / read_s:,.0f} rows/s",
+                f"ours / read = {read_s / gen_s:.3f}× (target < 60 s)",
+            )
+        )
+        load_s, sources = _timed(lambda: load_sources(Path(tmp)))
+        apps = sources["applications"]
+        build_s, _ = _timed(lambda: build_features(sources, apps))
+        rows.append(
+            (
+                f"features for {len(apps):,} applications",
+                f"{build_s:.1f} s, {len(apps) / build_s:,.0f} rows/s",
+                f"pandas read of the tables {read_s:.1f} s; validated load {load_s:.1f} s",
+                f"ours / read = {read_s / build_s:.2f}× (target < 60 s)",
+            )
+        )
+        rows += bench_single_firm(sources, args.single_firm_requests, args.seed)
+
+    table = Table(title="techrisk benchmarks: ours beside a baseline of the same run")
+    for col in ("measure", "ours", "baseline (same run)", "ratio"):
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
