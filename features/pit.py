@@ -136,6 +136,14 @@ class EventStream:
             out[ok] = vals[idx[ok]]
         return out
 
+    def first_day(self, q: Queries) -> np.ndarray:
+        """Day of the firm's earliest event before D; NaN when it has none."""
+        lo, hi = self.bounds(q)
+        out = np.full(len(q), np.nan)
+        ok = hi > lo
+        out[ok] = self.day[lo[ok]]
+        return out
+
     def days_since_last(self, q: Queries) -> np.ndarray:
         """Days from the latest event before D to D; NaN when the firm has none."""
         return q.day - self.last("day", q)

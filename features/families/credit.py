@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from features.context import BuildContext
-from features.families._arrays import num
+from features.families._arrays import DAYS_PER_MONTH, num
 from features.pit import MISSING_DAY, EventStream
 
 KINDS = (
@@ -19,6 +19,11 @@ KINDS = (
     "utility_arrears",
     "abnormal_operation",
 )
+
+
+#: "Never overdue" reads as the longest time since an overdue, not as missing: a firm that
+#: clears its only overdue must look better, and a monotone constraint cannot order NaN.
+NO_OVERDUE_DAYS = 3_650.0
 
 
 def kind_stream(ctx: BuildContext, kind: str | None) -> EventStream:
@@ -49,7 +54,9 @@ def compute(ctx: BuildContext, done: dict[str, np.ndarray]) -> dict[str, np.ndar
         "cr_overdue_count_24m": count(ctx, "overdue", 730),
         "cr_days_past_due_max_24m": np.nan_to_num(overdue.max("dpd", q, 730)),
         "cr_dpd90_count_36m": overdue.sum("dpd90", q, 1095),
-        "cr_days_since_overdue": overdue.days_since_last(q),
+        "cr_days_since_overdue": np.fmin(
+            np.nan_to_num(overdue.days_since_last(q), nan=NO_OVERDUE_DAYS), NO_OVERDUE_DAYS
+        ),
         "cr_dishonest_36m": count(ctx, "enforcement_dishonest", 1095),
         "cr_court_judgments_36m": count(ctx, "court_judgment", 1095),
         "cr_admin_penalties_36m": count(ctx, "admin_penalty", 1095),
@@ -58,5 +65,5 @@ def compute(ctx: BuildContext, done: dict[str, np.ndarray]) -> dict[str, np.ndar
         "cr_abnormal_operation_24m": count(ctx, "abnormal_operation", 730),
         "cr_loans_opened_24m": count(ctx, "loan_opened", 730),
         "cr_loans_repaid_24m": count(ctx, "loan_repaid", 730),
-        "cr_public_records": kind_stream(ctx, None).count(q),
+        "cr_file_months": (q.day - kind_stream(ctx, None).first_day(q)) / DAYS_PER_MONTH,
     }

@@ -2,7 +2,8 @@
 
 About one application per firm over the window: a firm's count is Poisson with a rate
 proportional to its time in the window and a propensity that is higher for larger,
-VC-backed and older firms and slightly higher for weaker ones (adverse selection).
+VC-backed and older firms; weaker VC-backed firms apply more (they need the money) and
+healthier other firms apply more (信易贷 platforms match them with lenders).
 投贷联动 pairs the loan with an equity investment, so it is open to firms with an equity
 round before the application (or, for a few, one closing alongside it within 90 days), and
 young firms take it far more often; every other application is 信易贷, whose applicants
@@ -14,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from features.pit import MISSING_DAY, EventStream, Queries
+from features.schemas import GUARANTEES
 from features.synthetic import calibration as cal
 from features.synthetic.dates import (
     APPLICATIONS_FROM,
@@ -23,21 +25,32 @@ from features.synthetic.dates import (
     within_window,
 )
 from features.synthetic.draws import expand, lognormal, position_in_group
+from features.synthetic.ip import PLEDGEABLE_TYPES
 from features.synthetic.population import SCALE_MEAN, Population
 
-PRODUCTS = ("tdld", "xyd")
-GUARANTEES = ("none", "fund", "ip_pledge")
+#: Selection on health: venture-backed firms apply when they need money (weaker ones more),
+#: while 信易贷 platforms push offers to firms with good public-credit records (seed 002:
+#: "credit empowerment"), so other applicants are slightly healthier than their peers.
+NEED_SELECTION = 0.4
+PLATFORM_SELECTION = 0.25
 #: A firm applies at the earliest this long after founding (a bank needs some history).
 MIN_AGE_DAYS = 180
 MAX_APPLICATIONS_PER_FIRM = 8
 #: An equity round closing within this many days after the application counts as the
 #: equity leg of a 投贷联动 deal.
 EQUITY_LEG_DAYS = 90
-#: P(tdld) for a firm with a prior round: young (< 10 years) vs older; and for a firm whose
-#: round closes alongside the application.
-TDLD_SHARE_YOUNG, TDLD_SHARE_OLD, TDLD_SHARE_ALONGSIDE = 0.75, 0.35, 0.5
-TERMS_MONTHS = {"tdld": ((12, 24, 36), (0.3, 0.4, 0.3)),
-                "xyd": ((6, 12, 24, 36), (0.1, 0.6, 0.2, 0.1))}
+#: P(tdld) for a firm with a prior round, by age at application (years: < 4, 4–7, 7–10,
+#: ≥ 10), × FLUSH_FACTOR within RECENT_ROUND_DAYS of a round (the firm is flush with equity
+#: money); and for a firm whose round closes alongside the application.
+TDLD_AGE_EDGES = (4.0, 7.0, 10.0)
+TDLD_SHARE_BY_AGE = (0.9, 0.75, 0.4, 0.15)
+RECENT_ROUND_DAYS = 180
+FLUSH_FACTOR = 0.7
+TDLD_SHARE_ALONGSIDE = 0.5
+TERMS_MONTHS = {
+    "tdld": ((12, 24, 36), (0.3, 0.4, 0.3)),
+    "xyd": ((6, 12, 24, 36), (0.1, 0.6, 0.2, 0.1)),
+}
 #: Guarantee shares by product (chosen; seed 002: the policy guarantee fund; IP pledges).
 GUARANTEE_SHARES = {"tdld": (0.55, 0.25, 0.20), "xyd": (0.50, 0.35, 0.15)}
 PATENTS_PER_PLEDGE = 2
@@ -50,9 +63,14 @@ def draw_applications(
     start = np.maximum(APPLICATIONS_FROM, pop.founded + MIN_AGE_DAYS)
     years_open = np.maximum(WINDOW_END - start, 0) / DAYS_PER_YEAR
     age_end = (WINDOW_END - pop.founded) / DAYS_PER_YEAR
+    health = pop.health[:, 2:].mean(axis=1)
     propensity = np.exp(
-        -0.25 * pop.health[:, 2:].mean(axis=1) + 0.15 * (pop.scale - SCALE_MEAN)
-        + 0.4 * pop.vc_backed + 0.3 * (age_end > 6)
+        0.15 * (pop.scale - SCALE_MEAN)
+        + np.where(
+            pop.vc_backed,
+            0.9 - NEED_SELECTION * health,
+            0.8 * np.clip(age_end / 10, 0, 1) + PLATFORM_SELECTION * health,
+        )
     )
     rate = years_open * propensity
     rate *= pop.n * cal.APPLICATIONS_PER_FIRM / rate.sum()
@@ -64,11 +82,15 @@ def draw_applications(
     m = len(firm)
 
     stream = EventStream(rounds["firm"], rounds["closed_on"])
-    before = stream.count(Queries(firm, applied_on)) > 0
+    q = Queries(firm, applied_on)
+    before = stream.count(q) > 0
     alongside = ~before & (stream.count(Queries(firm, applied_on + EQUITY_LEG_DAYS + 1)) > 0)
     age = (applied_on - pop.founded[firm]) / DAYS_PER_YEAR
+    by_age = np.array(TDLD_SHARE_BY_AGE)[np.searchsorted(TDLD_AGE_EDGES, age, side="right")]
+    flush = stream.days_since_last(q) < RECENT_ROUND_DAYS
     p_tdld = np.where(
-        before, np.where(age < 10, TDLD_SHARE_YOUNG, TDLD_SHARE_OLD),
+        before,
+        np.where(flush, FLUSH_FACTOR, 1.0) * by_age,
         np.where(alongside, TDLD_SHARE_ALONGSIDE, 0.0),
     )
     tdld = rng.random(m) < p_tdld
@@ -130,8 +152,9 @@ def pledge_patents(
     row = order[lo[pair_app] + position_in_group(hi - lo)]
     when = apps["applied_on"][sel][pair_app]
     valid = (
-        np.isin(ip["ip_type"][row], ("invention", "utility_model"))
-        & (ip["granted_on"][row] < when) & (ip["lapsed_on"][row] > when)
+        np.isin(ip["ip_type"][row], PLEDGEABLE_TYPES)
+        & (ip["granted_on"][row] < when)
+        & (ip["lapsed_on"][row] > when)
     )
     pair_app, row, when = pair_app[valid], row[valid], when[valid]
     shuffle = np.lexsort((rng.random(len(row)), pair_app))

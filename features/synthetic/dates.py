@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from features.pit import MISSING_DAY
+from features.schemas import DATE_DTYPE
 from features.synthetic import calibration as cal
 
 DAYS_PER_YEAR = 365.25
@@ -44,14 +45,12 @@ def month_index(days: np.ndarray) -> np.ndarray:
 
 def month_start(months: np.ndarray) -> np.ndarray:
     """Day of the first of each month given as months since 1970-01."""
-    return np.asarray(months, dtype=np.int64).astype("datetime64[M]").astype(
-        "datetime64[D]"
-    ).astype(np.int64)
-
-
-def add_months(days: np.ndarray, months: np.ndarray | float) -> np.ndarray:
-    """Approximately ``months`` later (30.44-day months), as whole days."""
-    return np.asarray(days) + np.round(np.asarray(months) * DAYS_PER_MONTH).astype(np.int64)
+    return (
+        np.asarray(months, dtype=np.int64)
+        .astype("datetime64[M]")
+        .astype("datetime64[D]")
+        .astype(np.int64)
+    )
 
 
 def uniform_between(rng: np.random.Generator, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -66,9 +65,9 @@ def within_window(days: np.ndarray) -> np.ndarray:
 
 
 def to_datetime(days: np.ndarray) -> np.ndarray:
-    """Day counts as datetime64[ns]; MISSING_DAY becomes NaT."""
+    """Day counts as the contract's datetime dtype; MISSING_DAY becomes NaT."""
     days = np.asarray(days, dtype=np.int64)
     missing = days == MISSING_DAY
-    out = np.where(missing, 0, days).astype("datetime64[D]").astype("datetime64[ns]")
+    out = np.where(missing, 0, days).astype("datetime64[D]").astype(DATE_DTYPE)
     out[missing] = np.datetime64("NaT")
     return out

@@ -8,7 +8,8 @@ How latent traits show:
   drops in 2020 (to 50–85 %) and partly in 2021 (seed 000);
 - R&D spending follows the firm's typical intensity of *unshocked* revenue (salaries are
   sticky), so the intensity jumps in a bad year;
-- profit margin rises with health and falls with R&D above 8 %; operating cash flow follows
+- profit margin rises with health, falls with R&D above 8 % and is lower for venture-backed
+  firms, which spend equity money on growth; operating cash flow follows
   the margin and loses 12 % (2020) / 6 % (2021) of revenue to longer receivables for exporters;
 - debt/assets centres on the seed-003 ratio of the firm's size class and rises as health falls.
 """
@@ -30,12 +31,22 @@ EXPORT_RECEIVABLES_DRAG = {2020: 0.12, 2021: 0.06}
 HEALTH_ON_REVENUE = 0.30
 HEALTH_ON_MARGIN = 0.05
 HEALTH_ON_LEVERAGE = 0.08
+#: Margin a venture-backed firm gives up to growth spending (it burns equity money).
+VC_BURN = 0.12
 #: Share of a patchy filer's years that are missing.
 PATCHY_MISSING_SHARE = 0.35
 
 COLUMNS = (
-    "revenue", "rd_expense", "high_tech_revenue", "cost_total", "net_profit", "total_assets",
-    "total_liabilities", "current_assets", "current_liabilities", "operating_cash_flow",
+    "revenue",
+    "rd_expense",
+    "high_tech_revenue",
+    "cost_total",
+    "net_profit",
+    "total_assets",
+    "total_liabilities",
+    "current_assets",
+    "current_liabilities",
+    "operating_cash_flow",
 )
 
 
@@ -67,7 +78,9 @@ def draw_accounts(pop: Population, rng: np.random.Generator) -> Accounts:
     h = pop.health
 
     annual = np.exp(
-        pop.scale[:, None] + np.log(ramp) + HEALTH_ON_REVENUE * h
+        pop.scale[:, None]
+        + np.log(ramp)
+        + HEALTH_ON_REVENUE * h
         + 0.10 * rng.standard_normal((n, n_years))
     )
     shock = np.ones((n, n_years))
@@ -82,8 +95,12 @@ def draw_accounts(pop: Population, rng: np.random.Generator) -> Accounts:
     with np.errstate(invalid="ignore", divide="ignore"):
         rd_ratio = np.where(revenue > 0, rd_expense / revenue, 0.0)
     margin = (
-        0.03 + HEALTH_ON_MARGIN * h - 0.6 * np.maximum(rd_ratio - 0.08, 0.0)
-        - 0.5 * drag + 0.04 * rng.standard_normal((n, n_years))
+        0.03
+        + HEALTH_ON_MARGIN * h
+        - 0.6 * np.maximum(rd_ratio - 0.08, 0.0)
+        - VC_BURN * pop.vc_backed[:, None]
+        - 0.5 * drag
+        + 0.04 * rng.standard_normal((n, n_years))
     )
     net_profit = margin * revenue
     cost_total = np.maximum(revenue - net_profit, rd_expense)
@@ -97,7 +114,8 @@ def draw_accounts(pop: Population, rng: np.random.Generator) -> Accounts:
 
     cash_buffer = np.where(pop.vc_backed, 1.3, 1.0)
     total_assets = (
-        annual * (pop.asset_turnover * cash_buffer)[:, None]
+        annual
+        * (pop.asset_turnover * cash_buffer)[:, None]
         * np.exp(0.08 * rng.standard_normal((n, n_years)))
     )
     leverage = _leverage(annual, h, rng)
@@ -114,10 +132,16 @@ def draw_accounts(pop: Population, rng: np.random.Generator) -> Accounts:
     )
 
     values = {
-        "revenue": revenue, "rd_expense": rd_expense, "high_tech_revenue": high_tech_revenue,
-        "cost_total": cost_total, "net_profit": net_profit, "total_assets": total_assets,
-        "total_liabilities": total_liabilities, "current_assets": current_assets,
-        "current_liabilities": current_liabilities, "operating_cash_flow": operating_cash_flow,
+        "revenue": revenue,
+        "rd_expense": rd_expense,
+        "high_tech_revenue": high_tech_revenue,
+        "cost_total": cost_total,
+        "net_profit": net_profit,
+        "total_assets": total_assets,
+        "total_liabilities": total_liabilities,
+        "current_assets": current_assets,
+        "current_liabilities": current_liabilities,
+        "operating_cash_flow": operating_cash_flow,
     }
     before_founding = active <= 0
     for v in values.values():

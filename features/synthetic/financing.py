@@ -11,19 +11,32 @@ from __future__ import annotations
 
 import numpy as np
 
+from features.schemas import ROUNDS
 from features.synthetic import calibration as cal
 from features.synthetic.dates import DAYS_PER_MONTH, DAYS_PER_YEAR, WINDOW_END
 from features.synthetic.draws import lognormal, sigmoid
 from features.synthetic.population import SCALE_MEAN, Population
 
-ROUNDS = ("seed", "angel", "A", "B", "C+", "strategic")
 #: Median round size in 万元 (chosen, Shanghai tech venture rounds).
-MEDIAN_AMOUNT_WAN = {"seed": 300, "angel": 800, "A": 3_000, "B": 10_000, "C+": 30_000,
-                     "strategic": 5_000}
-_SEED, _ANGEL, _A, _C, _STRATEGIC = (ROUNDS.index(r) for r in ("seed", "angel", "A", "C+", "strategic"))
+MEDIAN_AMOUNT_WAN = {
+    "seed": 300,
+    "angel": 800,
+    "A": 3_000,
+    "B": 10_000,
+    "C+": 30_000,
+    "strategic": 5_000,
+}
+_SEED, _ANGEL, _A, _C, _STRATEGIC = (
+    ROUNDS.index(r) for r in ("seed", "angel", "A", "C+", "strategic")
+)
 _MEDIANS = np.array([MEDIAN_AMOUNT_WAN[r] for r in ROUNDS], dtype=np.float64)
 MAX_ROUNDS = 8
+#: Stages after which a firm depends less on the next round (it may list or be acquired).
+LATE_STAGES = ("C+", "strategic")
 STRATEGIC_SHARE = 0.08
+#: The funnel: after a round of each kind (ROUNDS order) the next one is this much less
+#: likely than health alone says (later rounds are harder; after C+ a firm may list instead).
+CONTINUE_AFTER = np.array([1.0, 1.0, 0.8, 0.6, 0.4, 1.0])
 
 
 def round_rows(pop: Population, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -39,15 +52,16 @@ def round_rows(pop: Population, rng: np.random.Generator) -> dict[str, np.ndarra
         if not alive.any():
             break
         strategic = rng.random(m) < STRATEGIC_SHARE
+        raised = np.where(strategic, _STRATEGIC, stage)
         out["firm"].append(firm[alive])
         out["closed_on"].append(when[alive])
-        out["round"].append(np.where(strategic, _STRATEGIC, stage)[alive])
+        out["round"].append(raised[alive])
         skip_angel = (stage == _SEED) & (rng.random(m) < 0.5)
         stage = np.where(strategic, stage, np.where(skip_angel, _A, np.minimum(stage + 1, _C)))
         gap = rng.uniform(*cal.ROUND_GAP_MONTHS, size=m) * DAYS_PER_MONTH
         when = when + np.round(gap).astype(np.int64)
         p_next = sigmoid(0.8 + 1.2 * pop.health_at(firm, np.minimum(when, WINDOW_END)))
-        alive &= rng.random(m) < np.where(stage == _C, 0.5 * p_next, p_next)
+        alive &= rng.random(m) < CONTINUE_AFTER[raised] * p_next
     rows = {k: np.concatenate(v) for k, v in out.items()}
     order = np.lexsort((rows["closed_on"], rows["firm"]))
     rows = {k: v[order] for k, v in rows.items()}

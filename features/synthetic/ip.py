@@ -1,11 +1,12 @@
 """IP portfolios: patents, software copyrights, IC layouts and trademarks with their life cycle.
 
 Filing rates grow with firm size and R&D propensity (inventions also with technology
-quality; software copyrights in IT and services, designs and utility models in
-manufacturing). Trademarks and designs carry no risk signal. Grants lag filings as at CNIPA
-(inventions 1.5–3.5 years and only ~55 % granted, better firms more often; utility models
-6–12 months, ~90 %; software copyrights 1–3 months). Granted patents lapse for unpaid annual
-fees with a hazard that rises steeply as health falls, the clearest IP distress signal.
+quality; software copyrights in IT and services, utility models in manufacturing).
+Trademarks and designs are filed independently of every trait except industry: pure noise.
+Grants lag filings as at CNIPA (inventions 1.5–3.5 years and only ~55 % granted, better
+firms more often; utility models 6–12 months, ~90 %; software copyrights 1–3 months).
+Granted patents lapse for unpaid annual fees with a hazard that rises steeply as health
+falls, the clearest IP distress signal.
 Forward citations (within 3 years of grant) read technology quality.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from features.pit import MISSING_DAY
+from features.schemas import IP_TYPES
 from features.synthetic.dates import (
     DAYS_PER_MONTH,
     DAYS_PER_YEAR,
@@ -28,26 +30,42 @@ from features.synthetic.dates import (
 from features.synthetic.draws import expand, sigmoid
 from features.synthetic.population import INDUSTRIES, SCALE_MEAN, Population
 
-IP_TYPES = ("invention", "utility_model", "design", "software_copyright", "ic_layout", "trademark")
 PATENT_TYPES = ("invention", "utility_model", "design")
+#: 科技型中小企业评价 class-I and class-II rights among the contract's types.
+CLASS1_TYPES = ("invention", "ic_layout")
+CLASS2_TYPES = ("utility_model", "design", "software_copyright")
+#: Rights a lender accepts in an IP pledge (知识产权质押).
+PLEDGEABLE_TYPES = ("invention", "utility_model")
+#: Rights filed independently of size, R&D and health: pure noise for a risk model.
+NOISE_TYPES = ("design", "trademark")
 #: Filings per firm-year at the median scale and R&D propensity (chosen).
 BASE_RATE = {
-    "invention": 0.15, "utility_model": 0.22, "design": 0.04, "software_copyright": 0.22,
-    "ic_layout": 0.005, "trademark": 0.10,
+    "invention": 0.15,
+    "utility_model": 0.22,
+    "design": 0.04,
+    "software_copyright": 0.22,
+    "ic_layout": 0.005,
+    "trademark": 0.10,
 }
 #: Industry multipliers of the filing rates (chosen); unlisted pairs are 1.
 INDUSTRY_RATE = {
     "software_copyright": {"electronic_info": 2.5, "high_tech_services": 2.5},
     "design": {"advanced_manufacturing": 2.0, "new_materials": 1.5},
-    "utility_model": {"advanced_manufacturing": 1.6, "new_materials": 1.5,
-                      "high_tech_services": 0.4},
+    "utility_model": {
+        "advanced_manufacturing": 1.6,
+        "new_materials": 1.5,
+        "high_tech_services": 0.4,
+    },
     "ic_layout": {"electronic_info": 5.0},
     "invention": {"bio_medicine": 1.5, "aerospace": 1.5, "new_materials": 1.3},
 }
 #: (grant probability, lag range in months) by type; invention grant odds rise with quality.
 GRANT = {
-    "invention": (None, (18, 42)), "utility_model": (0.9, (6, 12)), "design": (0.9, (4, 8)),
-    "software_copyright": (1.0, (1, 3)), "ic_layout": (0.95, (3, 6)),
+    "invention": (None, (18, 42)),
+    "utility_model": (0.9, (6, 12)),
+    "design": (0.9, (4, 8)),
+    "software_copyright": (1.0, (1, 3)),
+    "ic_layout": (0.95, (3, 6)),
     "trademark": (0.85, (9, 14)),
 }
 #: IP records start at this date (older filings have expired or are out of scope).
@@ -69,9 +87,9 @@ def ip_rows(pop: Population, rng: np.random.Generator) -> dict[str, np.ndarray]:
     industry = np.array(INDUSTRIES)[pop.industry]
     firms, types = [], []
     for code, ip_type in enumerate(IP_TYPES):
-        rate = BASE_RATE[ip_type] * size * firm_noise
-        if ip_type in ("invention", "utility_model", "software_copyright", "ic_layout"):
-            rate = rate * rd
+        rate = BASE_RATE[ip_type] * firm_noise
+        if ip_type not in NOISE_TYPES:
+            rate = rate * size * rd
         if ip_type == "invention":
             rate = rate * np.exp(0.3 * pop.quality)
         for name, mult in INDUSTRY_RATE.get(ip_type, {}).items():
@@ -88,7 +106,7 @@ def ip_rows(pop: Population, rng: np.random.Generator) -> dict[str, np.ndarray]:
     for code, name in enumerate(IP_TYPES):
         rows = ip_type == code
         p, (lo, hi) = GRANT[name]
-        prob = sigmoid(0.2 + 0.6 * pop.quality[firm[rows]]) if p is None else p
+        prob = sigmoid(-0.15 + 0.6 * pop.quality[firm[rows]]) if p is None else p
         ok = rng.random(rows.sum()) < prob
         lag = np.round(rng.uniform(lo, hi, size=rows.sum()) * DAYS_PER_MONTH).astype(np.int64)
         granted[rows] = np.where(ok, within_window(filed[rows] + lag), MISSING_DAY)
@@ -100,20 +118,23 @@ def ip_rows(pop: Population, rng: np.random.Generator) -> dict[str, np.ndarray]:
     invention = ip_type == IP_TYPES.index("invention")
     utility = ip_type == IP_TYPES.index("utility_model")
     claims = np.where(
-        invention, 1 + rng.poisson(np.exp(2.0 + 0.15 * quality)),
+        invention,
+        1 + rng.poisson(np.exp(2.0 + 0.15 * quality)),
         np.where(utility, 1 + rng.poisson(4.0, size=n), 1),
     ).astype(np.float64)
     claims[~is_patent] = np.nan
     citation_mean = np.where(
-        invention, np.exp(-0.3 + 0.6 * quality + 0.4 * rng.standard_normal(n)),
+        invention,
+        np.exp(-0.3 + 0.6 * quality + 0.4 * rng.standard_normal(n)),
         np.where(utility, np.exp(-1.4 + 0.4 * quality), 0.05),
     )
     citations = rng.poisson(citation_mean).astype(np.float64)
     citations[~(is_patent & is_granted)] = np.nan
     acquired = (invention | utility) & (rng.random(n) < np.where(quality < -0.5, 0.14, 0.06))
 
-    pledgeable = is_granted & (invention | utility) & (rng.random(n) < BACKGROUND_PLEDGE_SHARE)
-    pledge_end = np.minimum(np.where(lapsed == MISSING_DAY, WINDOW_END, lapsed - 1), WINDOW_END)
+    pledgeable = is_granted & np.isin(ip_type, [IP_TYPES.index(t) for t in PLEDGEABLE_TYPES])
+    pledgeable &= rng.random(n) < BACKGROUND_PLEDGE_SHARE
+    pledge_end = np.where(lapsed == MISSING_DAY, WINDOW_END, lapsed - 1)
     pledged = np.where(
         pledgeable & (pledge_end > granted),
         uniform_between(rng, np.where(is_granted, granted, 0), pledge_end),

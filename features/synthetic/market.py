@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 
 from features.credit_code import generate_codes
+from features.schemas import RATINGS
+from features.schemas import TABLES as SCHEMAS
 from features.synthetic.applications import assign_guarantees, draw_applications, pledge_patents
 from features.synthetic.financials import draw_accounts, financials_rows
 from features.synthetic.financing import round_rows
@@ -27,17 +29,30 @@ from features.synthetic.population import (
     Population,
     draw_population,
 )
-from features.synthetic.public_credit import RATINGS, credit_event_rows, tax_rating_grid
+from features.synthetic.public_credit import credit_event_rows, tax_rating_grid
 from features.synthetic.qualifications import Qualifications, qualify
 from features.synthetic.staffing import staffing_rows
 from features.synthetic.support import support_rows
-from features.synthetic.tables import COLUMNS, to_table
+from features.synthetic.tables import to_table
 from features.synthetic.truth import AsOfRecords
 
-TABLES = tuple(COLUMNS)
+TABLES = tuple(SCHEMAS)
 _STEPS = (
-    "population", "codes", "firms", "accounts", "financials", "staffing", "ip", "credit",
-    "tax", "rounds", "qualifications", "support", "applications", "guarantees", "labels",
+    "population",
+    "codes",
+    "firms",
+    "accounts",
+    "financials",
+    "staffing",
+    "ip",
+    "credit",
+    "tax",
+    "rounds",
+    "qualifications",
+    "support",
+    "applications",
+    "guarantees",
+    "labels",
     "pledges",
 )
 #: Registered capital in 万元: round amounts, drawn independently of everything (noise).
@@ -55,8 +70,11 @@ def generate_market(n_firms: int = 100_000, seed: int = 0) -> dict[str, pd.DataF
     if n_firms < 1:
         raise ValueError(f"n_firms must be a positive integer; got {n_firms!r}")
     rng = dict(
-        zip(_STEPS, (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(
-            len(_STEPS))), strict=True)
+        zip(
+            _STEPS,
+            (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(_STEPS))),
+            strict=True,
+        )
     )
     pop = draw_population(n_firms, rng["population"])
     codes = _credit_codes(pop, rng["codes"])
@@ -71,12 +89,15 @@ def generate_market(n_firms: int = 100_000, seed: int = 0) -> dict[str, pd.DataF
     support = support_rows(pop, accounts, quals, rng["support"])
 
     apps = draw_applications(pop, rounds, rng["applications"])
-    records = AsOfRecords(pop, financials, staffing, ip, rounds, support)
+    records = AsOfRecords(
+        pop, financials, staffing, ip, rounds, support, base_events, tax_rows(tax_grid)
+    )
     apps["guarantee"] = assign_guarantees(
-        apps["product"], records.pledgeable_patents(apps["firm"], apps["applied_on"]),
+        apps["product"],
+        records.pledgeable_patents(apps["firm"], apps["applied_on"]),
         rng["guarantees"],
     )
-    outcomes = label_applications(pop, apps, records, base_events, tax_grid, rng["labels"])
+    outcomes = label_applications(apps, records, base_events, tax_grid, rng["labels"])
     apps["default_12m"] = outcomes.default_12m.astype(np.int64)
     apps["true_pd"] = outcomes.true_pd
     ip["pledged_on"] = pledge_patents(ip, apps, apps["guarantee"], rng["pledges"])

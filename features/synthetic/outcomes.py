@@ -3,9 +3,10 @@
 Applications are labelled in order of their rank within the firm (all first applications,
 then all second ones, …) so that a firm's later application sees the consequences of an
 earlier default: an overdue that reached 90+ days past due within the 12 months, often a
-court judgment, sometimes a dishonest-enforcement listing, and a tax rating cut to C for
-that year. Every booked loan also appears in the credit report (opened, and repaid at term
-when it did not default). Records dated after the window end are dropped.
+court judgment, sometimes a dishonest-enforcement listing, and often a tax rating cut to C
+for that year (a new firm's M stays). Every booked loan also appears in the credit report
+(opened, and repaid at term when it did not default). Records dated after the window end
+are dropped.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from features.pit import MISSING_DAY
+from features.schemas import RATINGS
 from features.synthetic.dates import (
     DAYS_PER_MONTH,
     YEARS,
@@ -22,18 +24,18 @@ from features.synthetic.dates import (
     within_window,
     year_of,
 )
-from features.synthetic.population import Population
-from features.synthetic.public_credit import RATINGS
 from features.synthetic.truth import AsOfRecords, true_pd
 
 COURT_SHARE = 0.4
 DISHONEST_SHARE = 0.15
 TAX_DOWNGRADE_SHARE = 0.6
-_C = RATINGS.index("C")
+_C, _M = RATINGS.index("C"), RATINGS.index("M")
 
 
 @dataclass(frozen=True)
 class Outcomes:
+    """What labelling produced: one PD and label per application, and the updated records."""
+
     true_pd: np.ndarray
     default_12m: np.ndarray
     credit_events: dict[str, np.ndarray]  # base events plus the applications' loans and defaults
@@ -41,7 +43,6 @@ class Outcomes:
 
 
 def label_applications(
-    pop: Population,
     apps: dict[str, np.ndarray],
     records: AsOfRecords,
     credit_events: dict[str, np.ndarray],
@@ -56,9 +57,12 @@ def label_applications(
     parts = [credit_events, _loan_events(apps, np.arange(m), "loan_opened", rng)]
     for rank in range(int(apps["rank"].max(initial=-1)) + 1):
         idx = np.nonzero(apps["rank"] == rank)[0]
-        records.set_credit_events(_concat(parts))
-        records.set_tax_ratings(*tax_rows(tax_grid))
-        pd_true[idx] = true_pd(records.read(apps["firm"][idx], apps["applied_on"][idx]))
+        if rank > 0:  # what earlier ranks' defaults wrote
+            records.set_credit_events(_concat(parts))
+            records.set_tax_ratings(*tax_rows(tax_grid))
+        pd_true[idx] = true_pd(
+            records.read(apps["firm"][idx], apps["applied_on"][idx], apps["amount"][idx])
+        )
         default[idx] = rng.random(len(idx)) < pd_true[idx]
         bad = idx[default[idx]]
         parts.append(_loan_events(apps, idx[~default[idx]], "loan_repaid", rng))
@@ -68,7 +72,8 @@ def label_applications(
         in_grid = year_col < tax_grid.shape[1]
         firm = apps["firm"][bad][in_grid]
         col = year_col[in_grid]
-        cut = (tax_grid[firm, col] >= 0) & (rng.random(len(firm)) < TAX_DOWNGRADE_SHARE)
+        rated = (tax_grid[firm, col] >= 0) & (tax_grid[firm, col] != _M)  # M: a new firm
+        cut = rated & (rng.random(len(firm)) < TAX_DOWNGRADE_SHARE)
         tax_grid[firm[cut], col[cut]] = np.maximum(tax_grid[firm[cut], col[cut]], _C)
     events = _concat(parts)
     return Outcomes(pd_true, default, events, tax_grid)

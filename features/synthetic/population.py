@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from features.synthetic import calibration as cal
-from features.synthetic.draws import rank_uniform, sigmoid, top_share
 from features.synthetic.dates import DAYS_PER_YEAR, WINDOW_END, YEARS, year_of, year_start
+from features.synthetic.draws import rank_uniform, sigmoid, top_share
 
 INDUSTRIES: tuple[str, ...] = tuple(cal.INDUSTRY_SHARES)
 #: Industries whose exporters were hit in 2020 (seed 000).
@@ -24,20 +24,35 @@ EXPORT_INDUSTRIES = ("electronic_info", "advanced_manufacturing")
 
 #: How much each field leans to R&D intensity / venture backing (z-score shifts, chosen).
 _RD_SHIFT = {
-    "electronic_info": 0.3, "bio_medicine": 0.8, "aerospace": 0.5, "new_materials": 0.2,
-    "high_tech_services": -0.1, "new_energy": 0.1, "resources_environment": -0.2,
-    "advanced_manufacturing": -0.2, "other": -1.0,
+    "electronic_info": 0.3,
+    "bio_medicine": 0.8,
+    "aerospace": 0.5,
+    "new_materials": 0.2,
+    "high_tech_services": -0.1,
+    "new_energy": 0.1,
+    "resources_environment": -0.2,
+    "advanced_manufacturing": -0.2,
+    "other": -1.0,
 }
 _VC_SHIFT = {
-    "electronic_info": 0.4, "bio_medicine": 0.7, "aerospace": 0.2, "new_materials": 0.1,
-    "high_tech_services": 0.1, "new_energy": 0.4, "resources_environment": -0.4,
-    "advanced_manufacturing": -0.4, "other": -0.8,
+    "electronic_info": 0.4,
+    "bio_medicine": 0.7,
+    "aerospace": 0.2,
+    "new_materials": 0.1,
+    "high_tech_services": 0.1,
+    "new_energy": 0.4,
+    "resources_environment": -0.4,
+    "advanced_manufacturing": -0.4,
+    "other": -0.8,
 }
 
 #: Log of the median mature revenue (万元) and its spread: a lognormal fitted to the seed-001
 #: revenue bands after the age ramp and health are applied (tuned against calibration.py).
-SCALE_MEAN = 7.55
-SCALE_SD = 1.55
+SCALE_MEAN = 7.5
+SCALE_SD = 1.45
+#: Share of firms that will raise equity; the youngest have not raised yet by the window
+#: end, so the share with a recorded round lands on calibration.VC_BACKED_SHARE.
+VC_BACKED_LATENT_SHARE = cal.VC_BACKED_SHARE / 0.92
 #: Firm age at the window end in years: Gamma(shape, scale), a young population.
 AGE_SHAPE = 1.6
 AGE_SCALE_YEARS = 5.5
@@ -47,21 +62,47 @@ HEALTH_DRIFT = 0.66
 HEALTH_AR = 0.75
 #: Extra fragility of young firms: health minus YOUNG_PENALTY * exp(-age / 2 years).
 YOUNG_PENALTY = 0.4
+#: Share of the other firms that file financial statements for only some years.
+PATCHY_SHARE = 0.10
 #: Health lost by exporters in 2020 and 2021 (seed 000).
 EXPORT_SHOCK = {2020: 0.9, 2021: 0.45}
 
 DISTRICT_SHARES = {
-    "pudong": 0.25, "minhang": 0.12, "jiading": 0.08, "xuhui": 0.08, "songjiang": 0.08,
-    "yangpu": 0.06, "baoshan": 0.06, "jingan": 0.05, "putuo": 0.04, "changning": 0.04,
-    "qingpu": 0.04, "fengxian": 0.03, "hongkou": 0.02, "huangpu": 0.02, "jinshan": 0.02,
+    "pudong": 0.25,
+    "minhang": 0.12,
+    "jiading": 0.08,
+    "xuhui": 0.08,
+    "songjiang": 0.08,
+    "yangpu": 0.06,
+    "baoshan": 0.06,
+    "jingan": 0.05,
+    "putuo": 0.04,
+    "changning": 0.04,
+    "qingpu": 0.04,
+    "fengxian": 0.03,
+    "hongkou": 0.02,
+    "huangpu": 0.02,
+    "jinshan": 0.02,
     "chongming": 0.01,
 }
 #: GB/T 2260 division code of each district, used in the firm's credit code.
 DISTRICT_DIVISIONS = {
-    "huangpu": "310101", "xuhui": "310104", "changning": "310105", "jingan": "310106",
-    "putuo": "310107", "hongkou": "310109", "yangpu": "310110", "minhang": "310112",
-    "baoshan": "310113", "jiading": "310114", "pudong": "310115", "jinshan": "310116",
-    "songjiang": "310117", "qingpu": "310118", "fengxian": "310120", "chongming": "310151",
+    "huangpu": "310101",
+    "xuhui": "310104",
+    "changning": "310105",
+    "jingan": "310106",
+    "putuo": "310107",
+    "hongkou": "310109",
+    "yangpu": "310110",
+    "minhang": "310112",
+    "baoshan": "310113",
+    "jiading": "310114",
+    "pudong": "310115",
+    "jinshan": "310116",
+    "songjiang": "310117",
+    "qingpu": "310118",
+    "fengxian": "310120",
+    "chongming": "310151",
 }
 DISTRICTS: tuple[str, ...] = tuple(DISTRICT_SHARES)
 
@@ -97,10 +138,6 @@ class Population:
         """Health of each firm in the calendar year of each day (clipped to YEARS)."""
         col = np.clip(year_of(days) - YEARS[0], 0, len(YEARS) - 1)
         return self.health[firm, col]
-
-    def age_years(self, firm: np.ndarray, days: np.ndarray) -> np.ndarray:
-        """Age of each firm on each day, in years (negative before founding)."""
-        return (np.asarray(days) - self.founded[firm]) / DAYS_PER_YEAR
 
 
 def rd_intensity_from_uniform(u: np.ndarray) -> np.ndarray:
@@ -138,8 +175,8 @@ def draw_population(n: int, rng: np.random.Generator) -> Population:
 
     vc_shift = np.array([_VC_SHIFT[i] for i in INDUSTRIES])[industry]
     young_founder = (founded >= year_start(2012)).astype(float)
-    vc_score = 0.6 * quality + 0.4 * rd_z + vc_shift + 0.6 * young_founder + rng.logistic(size=n)
-    vc_backed = top_share(vc_score, cal.VC_BACKED_SHARE)
+    vc_score = 0.3 * quality + 0.4 * rd_z + vc_shift + 0.6 * young_founder + rng.logistic(size=n)
+    vc_backed = top_share(vc_score, VC_BACKED_LATENT_SHARE)
 
     rd_staff_share = np.clip(
         sigmoid(-1.25 + 0.45 * (rd_z - rd_z.mean()) + 0.55 * rng.standard_normal(n)), 0.02, 0.75
@@ -151,7 +188,7 @@ def draw_population(n: int, rng: np.random.Generator) -> Population:
     thin_financials = top_share(thin_score, cal.THIN_FINANCIALS_SHARE)
     staff_score = -0.4 * level + 0.8 * (age < 3) + rng.logistic(size=n)
     thin_staffing = top_share(staff_score, cal.THIN_STAFFING_SHARE)
-    patchy_financials = ~thin_financials & (rng.random(n) < 0.10)
+    patchy_financials = ~thin_financials & (rng.random(n) < PATCHY_SHARE)
 
     return Population(
         industry=industry,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from features.schemas import RATINGS  # A, B, M, C, D: worse to the right
 from features.synthetic import calibration as cal
 from features.synthetic.dates import (
     DAYS_PER_MONTH,
@@ -20,7 +21,6 @@ from features.synthetic.dates import (
     WINDOW_END,
     YEARS,
     uniform_between,
-    within_window,
     year_of,
     year_start,
 )
@@ -28,10 +28,6 @@ from features.synthetic.draws import expand, lognormal, rank_uniform, sigmoid
 from features.synthetic.financials import Accounts
 from features.synthetic.population import SCALE_MEAN, Population
 
-EVENT_KINDS = (
-    "loan_opened", "loan_repaid", "overdue", "court_judgment", "enforcement_dishonest",
-    "tax_arrears", "admin_penalty", "utility_arrears", "abnormal_operation",
-)
 #: Yearly rate of each adverse kind: exp(base + slope * health) (chosen).
 ADVERSE_RATES = {
     "overdue": (-2.9, -1.0),
@@ -42,17 +38,27 @@ ADVERSE_RATES = {
     "utility_arrears": (-4.2, -0.6),
     "abnormal_operation": (-5.0, -0.8),
 }
+#: Extra log-rate of abnormal-operation listings in a firm's first two years (address and
+#: filing problems of new firms).
+YOUNG_ABNORMAL_SHIFT = 0.6
+#: Bank loans per year of a mature firm at the median scale (chosen).
+LOANS_PER_YEAR = 0.35
 #: Extra log-rate of overdues for exporters (late-paying customers, seed 000).
 EXPORT_OVERDUE_SHIFT = {2020: 0.6, 2021: 0.3}
 #: Median amount of each kind relative to annual revenue at maturity (exp(scale)); None: no amount.
 AMOUNT_SHARE = {
-    "loan_opened": 0.2, "overdue": 0.08, "court_judgment": 0.08,
-    "enforcement_dishonest": 0.05, "tax_arrears": 0.007,
+    "loan_opened": 0.2,
+    "overdue": 0.08,
+    "court_judgment": 0.08,
+    "enforcement_dishonest": 0.05,
+    "tax_arrears": 0.007,
 }
 FIXED_AMOUNT_WAN = {"admin_penalty": 2.0, "utility_arrears": 0.5}
 LOAN_TERMS_MONTHS = (6, 12, 24, 36)
 LOAN_TERM_SHARES = (0.15, 0.55, 0.20, 0.10)
-RATINGS = ("A", "B", "M", "C", "D")  # worse to the right
+#: Approximate shares of firm-years forced to C / D by arrears and listings, left out of the
+#: ranked shares so that the totals land on calibration.TAX_RATING_SHARES.
+FORCED_SHARE = {"C": 0.012, "D": 0.005}
 _C, _D, _M = RATINGS.index("C"), RATINGS.index("D"), RATINGS.index("M")
 
 
@@ -64,7 +70,8 @@ def days_past_due(rng: np.random.Generator, health: np.ndarray) -> np.ndarray:
     severe = u < p90
     middle = ~severe & (u < p90 + 0.3 * (1 - p90))
     return np.where(
-        severe, np.minimum(90 + np.round(rng.exponential(60.0, n)), 720),
+        severe,
+        np.minimum(90 + np.round(rng.exponential(60.0, n)), 720),
         np.where(middle, rng.integers(30, 90, n), rng.integers(1, 30, n)),
     ).astype(np.float64)
 
@@ -77,34 +84,37 @@ def credit_event_rows(
     Returns the rows and, for each adverse kind, the (n, years) count array the tax ratings
     read.
     """
-    n, n_years = pop.n, len(YEARS)
     active = accounts.active_share
-    h = pop.health
+    age_mid = np.maximum(
+        (year_start(YEARS)[None, :] + 182 - pop.founded[:, None]) / DAYS_PER_YEAR, 0.0
+    )
     counts: dict[str, np.ndarray] = {}
     for kind, (base, slope) in ADVERSE_RATES.items():
-        log_rate = base + slope * h
+        log_rate = base + slope * pop.health
         if kind == "overdue":
             for year, shift in EXPORT_OVERDUE_SHIFT.items():
                 log_rate[pop.exporter, year - YEARS[0]] += shift
         if kind == "abnormal_operation":
-            age_mid = (year_start(YEARS)[None, :] + 182 - pop.founded[:, None]) / DAYS_PER_YEAR
-            log_rate = log_rate + 0.6 * (age_mid < 2)
+            log_rate += YOUNG_ABNORMAL_SHIFT * (age_mid < 2)
         counts[kind] = rng.poisson(np.exp(log_rate) * active)
-    age_mid = np.maximum(
-        (year_start(YEARS)[None, :] + 182 - pop.founded[:, None]) / DAYS_PER_YEAR, 0.0
+    loan_rate = (
+        LOANS_PER_YEAR
+        * np.exp(0.35 * (pop.scale - SCALE_MEAN))[:, None]
+        * (1 - np.exp(-age_mid / 3))
     )
-    loan_rate = 0.35 * np.exp(0.35 * (pop.scale - SCALE_MEAN))[:, None] * (1 - np.exp(-age_mid / 3))
     counts["loan_opened"] = rng.poisson(loan_rate * active)
 
     parts = [_expand_kind(pop, kind, c, rng) for kind, c in counts.items()]
     loans = parts[-1]
     term = rng.choice(LOAN_TERMS_MONTHS, size=len(loans["firm"]), p=LOAN_TERM_SHARES)
-    repaid = within_window(loans["event_on"] + np.round(term * DAYS_PER_MONTH).astype(np.int64))
+    repaid = loans["event_on"] + np.round(term * DAYS_PER_MONTH).astype(np.int64)
     keep = repaid <= WINDOW_END
     parts.append(
         {
-            "firm": loans["firm"][keep], "event_on": repaid[keep],
-            "kind": np.full(keep.sum(), "loan_repaid"), "amount": loans["amount"][keep],
+            "firm": loans["firm"][keep],
+            "event_on": repaid[keep],
+            "kind": np.full(keep.sum(), "loan_repaid"),
+            "amount": loans["amount"][keep],
             "days_past_due": np.full(keep.sum(), np.nan),
         }
     )
@@ -127,9 +137,7 @@ def _expand_kind(
         amount = lognormal(rng, FIXED_AMOUNT_WAN[kind], 0.7, m)
     else:
         amount = np.full(m, np.nan)
-    dpd = (
-        days_past_due(rng, pop.health[firm, col]) if kind == "overdue" else np.full(m, np.nan)
-    )
+    dpd = days_past_due(rng, pop.health[firm, col]) if kind == "overdue" else np.full(m, np.nan)
     return {
         "firm": firm,
         "event_on": uniform_between(rng, lo, hi),
@@ -156,15 +164,17 @@ def tax_rating_grid(
     years_since_founding = YEARS[fiscal][None, :] - year_of(pop.founded)[:, None]
     p_new = np.select(
         [years_since_founding <= 0, years_since_founding == 1, years_since_founding == 2],
-        [1.0, 0.6, 0.25], 0.0,
+        [1.0, 0.8, 0.4],
+        0.0,
     )
-    tiny = np.nan_to_num(accounts["revenue"][:, fiscal]) < 100.0
-    p_m = np.maximum(p_new, np.where(tiny, 0.5, 0.0))
+    tiny = np.nan_to_num(accounts["revenue"][:, fiscal]) < 200.0
+    p_m = np.maximum(p_new, np.where(tiny, 0.6, 0.0))
     is_m = active & (rng.random(active.shape) < p_m)
 
     shares = cal.TAX_RATING_SHARES
     not_m = 1 - shares["M"]
-    cuts = np.cumsum([shares["D"], shares["C"], shares["B"]]) / not_m  # D | C | B | A
+    ranked_shares = [shares["D"] - FORCED_SHARE["D"], shares["C"] - FORCED_SHARE["C"], shares["B"]]
+    cuts = np.cumsum(ranked_shares) / not_m  # D | C | B | A
     score = pop.health[:, fiscal] + 0.5 * rng.standard_normal(active.shape)
     ranked = active & ~is_m
     u = np.full(active.shape, np.nan)

@@ -33,6 +33,8 @@ from features.synthetic import calibration as cal
 from features.synthetic.dates import DAYS_PER_YEAR, WINDOW_END, YEARS, uniform_between, year_start
 from features.synthetic.draws import sigmoid, top_share
 from features.synthetic.financials import Accounts
+from features.synthetic.financing import LATE_STAGES
+from features.synthetic.ip import CLASS1_TYPES, CLASS2_TYPES
 from features.synthetic.population import INDUSTRIES, SCALE_MEAN, Population
 
 #: 高企 regime of 2008 onwards; a certificate is valid 3 years.
@@ -45,8 +47,6 @@ TSME_REGISTER_SHARE = 0.8
 SPECIALIZED_SHARE = 0.10
 LITTLE_GIANT_SHARE_OF_SPECIALIZED = 0.2
 SPECIALIZED_INDUSTRIES = ("advanced_manufacturing", "new_materials", "electronic_info")
-CLASS1_TYPES = ("invention", "ic_layout")
-CLASS2_TYPES = ("utility_model", "design", "software_copyright")
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,8 @@ def qualify(
         + tsme_ip_points(class1, class2)
     )
     small = (
-        (employees <= TSME_MAX_EMPLOYEES) & (revenue <= TSME_MAX_REVENUE_WAN)
+        (employees <= TSME_MAX_EMPLOYEES)
+        & (revenue <= TSME_MAX_REVENUE_WAN)
         & (assets <= TSME_MAX_ASSETS_WAN)
     )
     clean = (adverse_counts["enforcement_dishonest"][:, -1] == 0) & (
@@ -103,15 +104,21 @@ def qualify(
     age = (WINDOW_END - pop.founded) / DAYS_PER_YEAR
     field = np.isin(pop.industry, [INDUSTRIES.index(i) for i in SPECIALIZED_INDUSTRIES])
     spec_score = (
-        0.8 * pop.quality + 0.5 * pop.health[:, -1] + 0.5 * field
-        + 0.4 * (pop.scale - SCALE_MEAN) + rng.logistic(size=pop.n) - 5.0 * (age < 3)
+        0.8 * pop.quality
+        + 0.5 * pop.health[:, -1]
+        + 0.5 * field
+        + 0.4 * (pop.scale - SCALE_MEAN)
+        + rng.logistic(size=pop.n)
+        - 5.0 * (age < 3)
     )
     is_specialized = top_share(spec_score, SPECIALIZED_SHARE)
-    giant_score = np.where(is_specialized, pop.scale + pop.quality + rng.normal(size=pop.n), -np.inf)
+    giant_score = np.where(
+        is_specialized, pop.scale + pop.quality + rng.normal(size=pop.n), -np.inf
+    )
     is_little_giant = top_share(giant_score, SPECIALIZED_SHARE * LITTLE_GIANT_SHARE_OF_SPECIALIZED)
 
     late_stage = np.zeros(pop.n, dtype=bool)
-    late_stage[rounds["firm"][np.isin(rounds["round"], ["C+", "strategic"])]] = True
+    late_stage[rounds["firm"][np.isin(rounds["round"], LATE_STAGES)]] = True
     p_listed = np.where(late_stage, 0.25, 0.004) * sigmoid(2.0 * (pop.scale - 9.5))
     is_listed = rng.random(pop.n) < p_listed
     return Qualifications(
@@ -155,15 +162,18 @@ def _high_tech_certificates(
         with np.errstate(invalid="ignore", divide="ignore"):
             rd_ok = accounts["rd_expense"][:, prev] / revenue >= hnte_rd_threshold(revenue)
             ht_ok = (
-                accounts["high_tech_revenue"][:, prev] / revenue
-                >= HNTE_MIN_HIGH_TECH_REVENUE_SHARE
+                accounts["high_tech_revenue"][:, prev] / revenue >= HNTE_MIN_HIGH_TECH_REVENUE_SHARE
             )
         if year < YEARS[0] + 1:  # before the accounts start: judge by the firm's typical mix
             rd_ok = pop.rd_intensity >= 0.05
             ht_ok = pop.rd_intensity >= 0.03
         decision_day = year_start(year) + 300
         eligible = (
-            in_field & staffed & rd_ok & ht_ok & (first_own_ip < decision_day)
+            in_field
+            & staffed
+            & rd_ok
+            & ht_ok
+            & (first_own_ip < decision_day)
             & (pop.founded + 365 < decision_day)
         )
         expiring = (cert_year >= 0) & (year - cert_year >= CERT_YEARS)

@@ -13,7 +13,14 @@ from __future__ import annotations
 import numpy as np
 
 from features.synthetic import calibration as cal
-from features.synthetic.dates import DAYS_PER_YEAR, WINDOW_END, YEARS, month_index, month_start, year_start
+from features.synthetic.dates import (
+    DAYS_PER_YEAR,
+    WINDOW_END,
+    YEARS,
+    month_index,
+    month_start,
+    year_start,
+)
 from features.synthetic.draws import expand, position_in_group
 from features.synthetic.population import Population
 
@@ -36,8 +43,11 @@ def staffing_rows(pop: Population, rng: np.random.Generator) -> dict[str, np.nda
     age_mid = np.maximum((mid_year[None, :] - pop.founded[:, None]) / DAYS_PER_YEAR, 0.05)
     ramp = 1 - np.exp(-(age_mid + 0.5) / 2.0)
     anchors = (
-        pop.scale[:, None] - np.log(pop.revenue_per_employee)[:, None] + np.log(ramp)
-        + HEALTH_ON_HEADCOUNT * pop.health + 0.08 * rng.standard_normal((n, n_years))
+        pop.scale[:, None]
+        - np.log(pop.revenue_per_employee)[:, None]
+        + np.log(ramp)
+        + HEALTH_ON_HEADCOUNT * pop.health
+        + 0.08 * rng.standard_normal((n, n_years))
     )
     # fractional position of each month between the mid-year anchors
     t = (month - month_index(year_start(YEARS[0]) + 182)) / 12.0
@@ -56,7 +66,9 @@ def staffing_rows(pop: Population, rng: np.random.Generator) -> dict[str, np.nda
     )
     college = np.clip(pop.college_share[firm] + 0.02 * rng.standard_normal(size), 0, 1)
     insured = np.clip(
-        0.93 + 0.03 * rng.standard_normal(n)[firm] + HEALTH_ON_INSURED * health
+        0.93
+        + 0.03 * rng.standard_normal(n)[firm]
+        + HEALTH_ON_INSURED * health
         + 0.02 * rng.standard_normal(size),
         0.3,
         1.0,

@@ -21,8 +21,12 @@ from features.synthetic.qualifications import Qualifications
 #: Median amount in 万元 of the kinds with a fixed-size award (chosen; seed 004: vouchers
 #: average ≈ 6.7 万 per firm, the three funds ≈ 43 万 per firm).
 MEDIAN_AMOUNT_WAN = {
-    "innovation_voucher": 8.0, "innovation_fund": 40.0, "little_giant_fund": 150.0,
-    "achievement_conversion": 30.0, "tech_contract": 35.0, "university_project": 40.0,
+    "innovation_voucher": 8.0,
+    "innovation_fund": 40.0,
+    "little_giant_fund": 150.0,
+    "achievement_conversion": 30.0,
+    "tech_contract": 35.0,
+    "university_project": 40.0,
 }
 #: Share of R&D expense returned as tax: 75 % extra deduction at the 25 % rate.
 TAX_RELIEF_SHARE = 0.75 * 0.25
@@ -40,9 +44,10 @@ def support_rows(
     size = (pop.scale - SCALE_MEAN)[:, None]
     active = accounts.active_share
     market = np.isin(pop.industry, [INDUSTRIES.index(i) for i in TECH_MARKET_INDUSTRIES])
-    designated = np.where(
-        quals.is_little_giant, rng.integers(2018, 2024, size=n), 10_000
-    )[:, None] <= YEARS[None, :]
+    designated = (
+        np.where(quals.is_little_giant, rng.integers(2018, 2024, size=n), 10_000)[:, None]
+        <= YEARS[None, :]
+    )
     rates = {
         "innovation_voucher": sigmoid(-2.6 + 0.4 * rd + 0.5 * h - 0.4 * size),
         "innovation_fund": sigmoid(-3.6 + 0.4 * rd + 0.6 * h + 0.3 * q),
