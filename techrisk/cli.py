@@ -71,6 +71,45 @@ def _features(market: Path, out: Path) -> None:
     )
 
 
+def _train(
+    config_path: Path | None, table: Path, valid_start: str | None, oot_start: str | None
+) -> None:
+    from datetime import date
+
+    from training.config import TrainConfig
+    from training.run import train
+    from training.settings import tracking_uri
+
+    if config_path is not None:
+        config = TrainConfig.from_toml(config_path)
+    else:
+        truth = settings.MARKET_DIR / "truth.parquet"
+        config = TrainConfig(path=table, truth_path=truth if truth.exists() else None)
+    config = config.with_overrides(
+        valid_start=date.fromisoformat(valid_start) if valid_start else None,
+        oot_start=date.fromisoformat(oot_start) if oot_start else None,
+    )
+    with console.status("training…") as status:
+        result = train(config, step=lambda msg: status.update(f"training: {msg}…"))
+    summary = Table(title=f"OOT performance — run {result.run_id}")
+    for col in ("model", "AUC", "KS", "Gini", "Brier", "ECE"):
+        summary.add_column(col, justify="right" if col != "model" else "left")
+    for name, m in result.contenders.items():
+        summary.add_row(
+            name,
+            *(f"{m[k]:.4f}" if k in m else "—" for k in ("auc", "ks", "gini", "brier", "ece")),
+        )
+    console.print(summary)
+    for warning in result.warnings:
+        console.print(f"[yellow]data warning:[/yellow] {warning}")
+    console.print(
+        f"Registered {config.registered_name} version {result.model_version} as "
+        f"@{result.alias}; timings "
+        + ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items())
+    )
+    console.print(f"Look at it: .venv/bin/mlflow ui --backend-store-uri {tracking_uri()}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="techrisk", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -89,7 +128,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     feat.add_argument("--out", type=Path, default=settings.FEATURE_TABLE)
 
-    demo = sub.add_parser("demo", help="the main job on embedded defaults: generate → features")
+    tr = sub.add_parser("train", help="train, evaluate and register a PD model in MLflow")
+    tr.add_argument("--config", type=Path, help="TOML describing a bank's own feature table")
+    tr.add_argument("--table", type=Path, default=settings.FEATURE_TABLE)
+    tr.add_argument("--valid-start", help="ISO date; default: 70 %% quantile of as-of dates")
+    tr.add_argument("--oot-start", help="ISO date; default: 85 %% quantile of as-of dates")
+
+    demo = sub.add_parser(
+        "demo", help="the main job on embedded defaults: generate → features → train"
+    )
     demo.add_argument("--firms", type=int, default=100_000)
     demo.add_argument("--seed", type=int, default=0)
 
@@ -101,9 +148,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             _generate(args.firms, args.seed, args.out)
         elif args.command == "features":
             _features(args.market, args.out)
+        elif args.command == "train":
+            _train(args.config, args.table, args.valid_start, args.oot_start)
         elif args.command == "demo":
             _generate(args.firms, args.seed, settings.MARKET_DIR)
             _features(settings.MARKET_DIR, settings.FEATURE_TABLE)
+            _train(None, settings.FEATURE_TABLE, None, None)
     except TechriskError as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2

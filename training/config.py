@@ -1,0 +1,120 @@
+"""What a training run reads: the feature table and how its columns are to be understood.
+
+``techrisk train`` on our own feature table needs no config; a bank brings a small TOML file
+that names its columns (see README "Bring your own data"). Every mistake in it is reported
+with the key, the value and the rule, before any fitting starts.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from features.errors import TechriskError
+
+SPLITS = ("train", "valid", "oot")
+
+
+class ConfigError(TechriskError):
+    """A config key or a table column does not fit what the run needs."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    path: Path
+    id_column: str = "loan_id"
+    label_column: str = "default_12m"
+    #: As-of date of each row; the split is by time on it. None → ``split_column`` or random.
+    date_column: str | None = "applied_on"
+    #: Explicit split labels (train / valid / oot), when the bank has decided its own.
+    split_column: str | None = None
+    product_column: str | None = "product"
+    #: Feature columns; None means every column not named above.
+    features: tuple[str, ...] | None = None
+    exclude: tuple[str, ...] = ()
+    #: Extra categorical columns (non-numeric ones and the registry's are found anyway).
+    categorical: tuple[str, ...] = ()
+    #: Monotone directions by column (+1 riskier with more, -1 safer); the feature registry
+    #: supplies them for our own columns.
+    monotone: Mapping[str, int] = field(default_factory=dict)
+    valid_start: date | None = None
+    oot_start: date | None = None
+    #: Fractions for a random-but-seeded split when the table has no dates.
+    random_fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)
+    seed: int = 0
+    max_univariate_auc: float = 0.9
+    exclude_leaky: bool = False
+    #: Synthetic market only: loan_id → true_pd, read for the oracle AUC and nothing else.
+    truth_path: Path | None = None
+    experiment: str = "techrisk"
+    registered_name: str = "techrisk-pd"
+
+    def __post_init__(self) -> None:
+        if self.date_column and self.split_column:
+            raise ConfigError("give either date_column or split_column, not both")
+        if len(self.random_fractions) != 3 or abs(sum(self.random_fractions) - 1) > 1e-9:
+            raise ConfigError(
+                f"random_fractions must be three shares summing to 1; got {self.random_fractions}"
+            )
+        if any(f <= 0 for f in self.random_fractions):
+            raise ConfigError(
+                f"random_fractions must all be > 0; got {self.random_fractions}"
+            )
+        if not 0.5 < self.max_univariate_auc <= 1:
+            raise ConfigError(
+                f"max_univariate_auc must be in (0.5, 1]; got {self.max_univariate_auc}"
+            )
+        bad = {k: v for k, v in self.monotone.items() if v not in (-1, 0, 1)}
+        if bad:
+            raise ConfigError(f"monotone directions must be -1, 0 or 1; got {bad}")
+        if self.valid_start and self.oot_start and not self.valid_start < self.oot_start:
+            raise ConfigError(
+                f"valid_start must be before oot_start; got {self.valid_start} and "
+                f"{self.oot_start}"
+            )
+
+    def with_overrides(self, **changes: Any) -> TrainConfig:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @classmethod
+    def from_toml(cls, path: Path) -> TrainConfig:
+        """Read a config file; relative paths in it are relative to the file."""
+        path = Path(path)
+        try:
+            raw = tomllib.loads(path.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config {path}: {exc}") from exc
+        data = {**raw.get("data", {}), **raw.get("split", {}), **raw.get("run", {})}
+        if "monotone" in raw:
+            data["monotone"] = raw["monotone"]
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown config key(s) in {path}: {unknown}; known: {sorted(known)}")
+        if "path" not in data:
+            raise ConfigError(f"config {path}: [data] path is required")
+        for key in ("path", "truth_path"):
+            if key in data:
+                p = Path(data[key])
+                data[key] = p if p.is_absolute() else (path.parent / p)
+        for key in ("features", "exclude", "categorical", "random_fractions"):
+            if key in data and data[key] is not None:
+                if isinstance(data[key], str) and key == "features" and data[key] == "all":
+                    data[key] = None
+                    continue
+                if not isinstance(data[key], list):
+                    raise ConfigError(f"config {path}: {key} must be a list; got {data[key]!r}")
+                data[key] = tuple(data[key])
+        for key in ("valid_start", "oot_start"):
+            if key in data and not isinstance(data[key], date):
+                try:
+                    data[key] = date.fromisoformat(str(data[key]))
+                except ValueError as exc:
+                    raise ConfigError(
+                        f"config {path}: {key} must be an ISO date; got {data[key]!r}"
+                    ) from exc
+        return cls(**data)
