@@ -9,6 +9,7 @@ decisions, cohorts) unwraps the ``PDModel`` itself.
 from __future__ import annotations
 
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -70,10 +71,14 @@ def log_pd_model(
     example = example.head(5)
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = model.save(Path(tmp) / _ARTIFACT)
-        signature = infer_signature(example, predict_frame(model, example))
+        with warnings.catch_warnings():
+            # The grade is an integer and never missing; MLflow's hint about integer
+            # columns that could hold missing values does not apply.
+            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+            signature = infer_signature(example, predict_frame(model, example))
         return mlflow.pyfunc.log_model(
             name="model",
-            python_model=PDPyfunc(),
+            python_model=str(Path(__file__).with_name("pyfunc_entry.py")),
             artifacts={_ARTIFACT: str(model_dir)},
             code_paths=[str(Path(__file__).parent)],
             signature=signature,

@@ -65,6 +65,19 @@ def _check_target(y: npt.ArrayLike, n_rows: int) -> npt.NDArray[np.int64]:
     return arr.astype(np.int64)
 
 
+def _categorical_columns(X: pd.DataFrame, categorical: list[str]) -> list[str]:
+    """``categorical`` plus every non-numeric column (strings and pandas categories).
+
+    optbinning itself only recognises string columns; a pandas ``category`` column would
+    otherwise reach its numerical binning and fail.
+    """
+    absent = [c for c in categorical if c not in X.columns]
+    if absent:
+        raise ValueError(f"categorical names columns not in X: {absent}.")
+    inferred = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c].dtype)]
+    return [*categorical, *(c for c in inferred if c not in categorical)]
+
+
 def _check_categorical(categorical: object) -> list[str]:
     if isinstance(categorical, str) or not isinstance(categorical, Sequence):
         raise TypeError(f"categorical must be a list of column names; got {categorical!r}.")
@@ -142,8 +155,8 @@ class ScorecardBaseline(BaseEstimator):
     Parameters
     ----------
     categorical : sequence of str, default=()
-        Columns binned as nominal categories (our encoded category codes). Non-numeric columns
-        are treated as categorical anyway.
+        Numeric columns to bin as nominal categories (our encoded category codes).
+        Non-numeric columns (strings, pandas categories) are binned as categories anyway.
     max_n_prebins : int, default=20
         Pre-bins per feature before the optimiser merges them: more gives finer bins and a
         slower solve.
@@ -154,8 +167,8 @@ class ScorecardBaseline(BaseEstimator):
         Features with a lower IV are dropped before the regression. 0.02 is the usual
         "not predictive" threshold of scorecard practice (Siddiqi).
     n_jobs : int or None, default=1
-        Threads for the binning (joblib). optbinning's solver holds the GIL for most of the
-        work, so more threads rarely help; ``-1`` uses every core.
+        Threads for the binning (joblib); ``-1`` uses every core. optbinning holds the GIL for
+        much of the work, so two threads save only about a fifth of the time.
     random_state : int or None, default=0
         Seed handed to the logistic regression. Its lbfgs solver and optbinning's binning are
         deterministic, so a fit does not depend on it; it is kept so that a run's seed reaches
@@ -179,8 +192,10 @@ class ScorecardBaseline(BaseEstimator):
 
     Notes
     -----
-    On 70,000 rows and 83 features the fit takes about 5 s on one core with optbinning's
-    default solver, so no faster settings are needed.
+    Measured on the synthetic market's feature table (69,874 rows, 83 features, 3 of them
+    categorical): the fit takes about 4.5 s with ``n_jobs=1`` and 3.6 s with ``n_jobs=2``
+    using optbinning's default constraint-programming solver, so no faster settings are
+    needed. ``predict_pd`` on the same rows takes about 0.3 s.
     """
 
     def __init__(
@@ -238,13 +253,10 @@ class ScorecardBaseline(BaseEstimator):
         categorical = self._check_params()
         X = _check_frame(X)
         target = _check_target(y, len(X))
-        features = [str(c) for c in X.columns]
-        absent = [c for c in categorical if c not in features]
-        if absent:
-            raise ValueError(f"categorical names columns not in X: {absent}.")
+        features = list(X.columns)
         binning = _binning_process(
             features,
-            categorical,
+            _categorical_columns(X, categorical),
             int(self.max_n_prebins),
             float(self.min_bin_size),
             self.n_jobs,
@@ -252,7 +264,7 @@ class ScorecardBaseline(BaseEstimator):
         )
         estimator = LogisticRegression(max_iter=_MAX_ITER, random_state=self.random_state)
         scorecard = Scorecard(binning_process=binning, estimator=estimator)
-        self._fit_scorecard(scorecard, X.set_axis(features, axis=1), target)
+        self._fit_scorecard(scorecard, X, target)
 
         self.scorecard_ = scorecard
         self.feature_names_in_ = np.asarray(features, dtype=object)
@@ -272,7 +284,7 @@ class ScorecardBaseline(BaseEstimator):
             # columns; the error below says which threshold to lower instead.
             warnings.filterwarnings("ignore", message="No variables were selected")
             try:
-                scorecard.fit(X, y, metric_special="empirical", metric_missing="empirical")
+                scorecard.fit(X, y, metric_missing="empirical")
             except ValueError as exc:
                 binning = scorecard.binning_process_
                 if binning is None or binning.get_support().any():
@@ -337,9 +349,10 @@ def information_values(
     _check_binning_options(max_n_prebins, min_bin_size, n_jobs)
     X = _check_frame(X)
     target = _check_target(y, len(X))
-    features = [str(c) for c in X.columns]
-    binning = _binning_process(features, names, max_n_prebins, min_bin_size, n_jobs)
-    binning.fit(X.set_axis(features, axis=1), target)
+    binning = _binning_process(
+        list(X.columns), _categorical_columns(X, names), max_n_prebins, min_bin_size, n_jobs
+    )
+    binning.fit(X, target)
     return _iv_series(binning)
 
 

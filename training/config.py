@@ -95,6 +95,9 @@ class TrainConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"unknown config key(s) in {path}: {unknown}; known: {sorted(known)}")
+        for key in ("date_column", "split_column", "product_column"):
+            if data.get(key) == "":
+                data[key] = None  # TOML has no null: an empty string means "none"
         if "path" not in data:
             raise ConfigError(f"config {path}: [data] path is required")
         for key in ("path", "truth_path"):

@@ -201,7 +201,7 @@ def _check_label(values: pd.Series, label: str, slice_name: str) -> npt.NDArray[
     if bad.any():
         raise ValueError(
             f"label '{label}' in slice '{slice_name}' must be 0 or 1; "
-            f"got {values[bad].iloc[0]!r} ({int(bad.sum())} bad row(s))."
+            f"got {values[bad].head(1).tolist()[0]!r} ({int(bad.sum())} bad row(s))."
         )
     return y.astype(np.int64)
 

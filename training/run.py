@@ -6,6 +6,7 @@ model, ``challenger`` otherwise (promotion is a separate, gated step).
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -165,6 +166,7 @@ def train(
     mark("evaluate")
 
     step("logging to MLflow")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     uri = settings.tracking_uri()
     settings.ensure_local_store(uri)
     mlflow.set_tracking_uri(uri)
@@ -231,7 +233,14 @@ def train(
             mlflow.set_tag("alias", alias)
     mark("mlflow")
     return RunResult(
-        run.info.run_id, version, alias, model, run_metrics, contenders, report.warnings_, timings
+        run.info.run_id,
+        None if version is None else str(version),
+        alias,
+        model,
+        run_metrics,
+        contenders,
+        report.warnings_,
+        timings,
     )
 
 

@@ -10,7 +10,7 @@ from models.pd_model import PDModel
 
 @pytest.fixture(scope="module")
 def model_and_X(small_fit):
-    data, fit = small_fit
+    _, fit = small_fit
     return fit.model, fit.matrices["oot"][:500]
 
 
