@@ -139,14 +139,13 @@ class PlattCalibrator(BaseEstimator):
         m = np.asarray(margin, dtype=np.float64).ravel()
         yy = np.asarray(y, dtype=np.float64).ravel()
         if m.shape != yy.shape:
-            raise ValueError(
-                f"margin and y must have the same length; got {m.size} and {yy.size}."
-            )
+            raise ValueError(f"margin and y must have the same length; got {m.size} and {yy.size}.")
         if m.size == 0:
             raise ValueError("margin is empty; need a validation slice to fit on.")
         if not np.all(np.isfinite(m)):
-            raise ValueError(f"margin must be finite; got {int((~np.isfinite(m)).sum())} "
-                             "non-finite values.")
+            raise ValueError(
+                f"margin must be finite; got {int((~np.isfinite(m)).sum())} non-finite values."
+            )
         if not np.all((yy == 0) | (yy == 1)):
             bad = yy[(yy != 0) & (yy != 1)][0]
             raise ValueError(f"y must contain only 0 and 1; got {bad}.")
@@ -156,8 +155,7 @@ class PlattCalibrator(BaseEstimator):
             w = np.asarray(sample_weight, dtype=np.float64).ravel()
             if w.shape != m.shape:
                 raise ValueError(
-                    f"sample_weight must have the same length as margin; got {w.size} "
-                    f"and {m.size}."
+                    f"sample_weight must have the same length as margin; got {w.size} and {m.size}."
                 )
             if not np.all(np.isfinite(w)) or np.any(w < 0):
                 raise ValueError("sample_weight must be finite and >= 0.")
@@ -169,9 +167,7 @@ class PlattCalibrator(BaseEstimator):
                 f"{w_pos:g} weighted defaults and {w_neg:g} weighted non-defaults."
             )
         if np.ptp(m[w > 0]) == 0:
-            raise ValueError(
-                f"margin is constant ({m[w > 0][0]}); a slope cannot be fitted."
-            )
+            raise ValueError(f"margin is constant ({m[w > 0][0]}); a slope cannot be fitted.")
 
         a, b, n_iter = self._newton(m, yy, w)
         _check_slope(a)
@@ -230,8 +226,7 @@ class PlattCalibrator(BaseEstimator):
     def _check_fitted(self) -> None:
         if not hasattr(self, "slope_"):
             raise NotFittedError(
-                "This PlattCalibrator instance is not fitted yet. Call 'fit' or "
-                "'from_dict' first."
+                "This PlattCalibrator instance is not fitted yet. Call 'fit' or 'from_dict' first."
             )
 
     def predict_logit(self, margin: npt.ArrayLike) -> npt.NDArray[np.float64]:

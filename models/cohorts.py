@@ -42,8 +42,12 @@ _FORMAT = 1
 #: Columns that define a cohort, finest first.
 KEY_COLUMNS: tuple[str, str, str] = ("industry", "size_band", "age_band")
 #: Fallback levels, finest first; a level uses the first ``len(KEY_COLUMNS) - i`` keys.
-LEVEL_NAMES: tuple[str, ...] = ("industry+size_band+age_band", "industry+size_band",
-                                "industry", "all")
+LEVEL_NAMES: tuple[str, ...] = (
+    "industry+size_band+age_band",
+    "industry+size_band",
+    "industry",
+    "all",
+)
 #: Labels produced by :func:`size_band` and :func:`age_band`.
 SIZE_BANDS: tuple[str, ...] = ("micro", "small", "medium", "large", "unknown")
 AGE_BANDS: tuple[str, ...] = ("<2", "2-5", "5-10", ">=10", "unknown")
@@ -266,8 +270,7 @@ class PeerCohorts(BaseEstimator):
         p = _check_pd(pd)
         ind, size, age = _key_columns(keys)
         if len(ind) != p.size:
-            raise ValueError(f"keys and pd must have the same length; got {len(ind)} "
-                             f"and {p.size}.")
+            raise ValueError(f"keys and pd must have the same length; got {len(ind)} and {p.size}.")
         if p.size < self.min_size:
             raise ValueError(
                 f"the reference population has {p.size} rows; need at least "
@@ -281,8 +284,7 @@ class PeerCohorts(BaseEstimator):
         sizes: list[int] = []
         for level, name in enumerate(LEVEL_NAMES):
             cols = list(KEY_COLUMNS[: len(KEY_COLUMNS) - level])
-            groups = (frame.groupby(cols, sort=True).indices if cols
-                      else {(): np.arange(p.size)})
+            groups = frame.groupby(cols, sort=True).indices if cols else {(): np.arange(p.size)}
             for key, idx in groups.items():
                 if len(idx) < self.min_size:
                     continue
@@ -357,8 +359,7 @@ class PeerCohorts(BaseEstimator):
         p = _check_pd(pd)
         ind, size, age = _key_columns(keys)
         if len(ind) != p.size:
-            raise ValueError(f"keys and pd must have the same length; got {len(ind)} "
-                             f"and {p.size}.")
+            raise ValueError(f"keys and pd must have the same length; got {len(ind)} and {p.size}.")
         rows, levels = self._resolve(ind, size, age)
         out = np.empty(p.size, dtype=np.float64)
         last = self.sketches_.shape[1] - 1
@@ -395,8 +396,9 @@ class PeerCohorts(BaseEstimator):
             "n_samples": int(self.n_samples_),
             "cohorts": [
                 {"level": k[0], "key": list(k[1:]), "n": int(n), "quantiles": q.tolist()}
-                for k, n, q in zip(self.cohort_keys_, self.cohort_sizes_, self.sketches_,
-                                   strict=True)
+                for k, n, q in zip(
+                    self.cohort_keys_, self.cohort_sizes_, self.sketches_, strict=True
+                )
             ],
         }
 

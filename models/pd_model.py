@@ -25,11 +25,13 @@ import pandas as pd
 from models.calibration import PlattCalibrator
 from models.cohorts import PeerCohorts, age_band, size_band
 from models.encoding import FeatureEncoder
+from models.reasons import ReasonBuilder
 from models.scale import DecisionPolicy, MasterScale, ScoreScale
 
 BOOSTER_FILE = "booster.txt"
 PARAMS_FILE = "pd_model.json"
 COHORTS_FILE = "cohorts.json"
+REASONS_FILE = "reasons.json"
 
 
 class Scores(NamedTuple):
@@ -67,6 +69,7 @@ class PDModel:
     policy: DecisionPolicy = field(default_factory=DecisionPolicy)
     cohorts: PeerCohorts | None = None
     cohort_columns: CohortColumns | None = None
+    reasons: ReasonBuilder | None = None
     #: Free-form facts about the model (training window, metrics) for metadata endpoints.
     info: dict[str, Any] = field(default_factory=dict)
 
@@ -105,7 +108,7 @@ class PDModel:
         return self.policy.decide(pd_, product)
 
     def peer_percentile(self, X: np.ndarray, pd_: np.ndarray) -> np.ndarray | None:
-        """"Safer than X % of peers"; None when the model has no cohorts (a bank's table)."""
+        """ "Safer than X % of peers"; None when the model has no cohorts (a bank's table)."""
         if self.cohorts is None or self.cohort_columns is None:
             return None
         return self.cohorts.percentile(self.cohort_columns.keys(self.encoder, X), pd_).percentile
@@ -133,6 +136,10 @@ class PDModel:
         (directory / PARAMS_FILE).write_text(json.dumps(params, ensure_ascii=False, indent=1))
         if self.cohorts is not None:
             (directory / COHORTS_FILE).write_text(json.dumps(self.cohorts.to_dict()))
+        if self.reasons is not None:
+            (directory / REASONS_FILE).write_text(
+                json.dumps(self.reasons.to_dict(), ensure_ascii=False)
+            )
         return directory
 
     @classmethod
@@ -140,9 +147,11 @@ class PDModel:
         directory = Path(directory)
         params = json.loads((directory / PARAMS_FILE).read_text())
         cohorts_path = directory / COHORTS_FILE
+        reasons_path = directory / REASONS_FILE
+        encoder = FeatureEncoder.from_dict(params["encoder"])
         return cls(
             booster=lgb.Booster(model_file=str(directory / BOOSTER_FILE)),
-            encoder=FeatureEncoder.from_dict(params["encoder"]),
+            encoder=encoder,
             calibrator=PlattCalibrator.from_dict(params["calibrator"]),
             scale=ScoreScale.from_dict(params["scale"]),
             master=MasterScale.from_dict(params["master"]),
@@ -154,6 +163,11 @@ class PDModel:
             ),
             cohort_columns=(
                 CohortColumns(**params["cohort_columns"]) if params["cohort_columns"] else None
+            ),
+            reasons=(
+                ReasonBuilder.from_dict(encoder.features, json.loads(reasons_path.read_text()))
+                if reasons_path.exists()
+                else None
             ),
             info=params["info"],
         )

@@ -140,6 +140,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--firms", type=int, default=100_000)
     demo.add_argument("--seed", type=int, default=0)
 
+    from serving.audit_cli import add_audit_commands, run_audit
+
+    add_audit_commands(sub)
+
     args = parser.parse_args(argv)
     from features.errors import TechriskError
 
@@ -150,6 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _features(args.market, args.out)
         elif args.command == "train":
             _train(args.config, args.table, args.valid_start, args.oot_start)
+        elif args.command == "audit":
+            run_audit(args)
         elif args.command == "demo":
             _generate(args.firms, args.seed, settings.MARKET_DIR)
             _features(settings.MARKET_DIR, settings.FEATURE_TABLE)

@@ -61,9 +61,7 @@ class TrainConfig:
                 f"random_fractions must be three shares summing to 1; got {self.random_fractions}"
             )
         if any(f <= 0 for f in self.random_fractions):
-            raise ConfigError(
-                f"random_fractions must all be > 0; got {self.random_fractions}"
-            )
+            raise ConfigError(f"random_fractions must all be > 0; got {self.random_fractions}")
         if not 0.5 < self.max_univariate_auc <= 1:
             raise ConfigError(
                 f"max_univariate_auc must be in (0.5, 1]; got {self.max_univariate_auc}"
@@ -73,8 +71,7 @@ class TrainConfig:
             raise ConfigError(f"monotone directions must be -1, 0 or 1; got {bad}")
         if self.valid_start and self.oot_start and not self.valid_start < self.oot_start:
             raise ConfigError(
-                f"valid_start must be before oot_start; got {self.valid_start} and "
-                f"{self.oot_start}"
+                f"valid_start must be before oot_start; got {self.valid_start} and {self.oot_start}"
             )
 
     def with_overrides(self, **changes: Any) -> TrainConfig:

@@ -282,10 +282,8 @@ def psi(
         raise ValueError(f"eps must be in (0, 1); got {eps!r}.")
     inner = np.unique(np.quantile(e, np.linspace(0.0, 1.0, bins + 1)[1:-1]))
     # side="left": a value equal to an edge falls in the bin that edge closes.
-    e_share = np.bincount(np.searchsorted(inner, e, side="left"),
-                          minlength=inner.size + 1) / e.size
-    a_share = np.bincount(np.searchsorted(inner, a, side="left"),
-                          minlength=inner.size + 1) / a.size
+    e_share = np.bincount(np.searchsorted(inner, e, side="left"), minlength=inner.size + 1) / e.size
+    a_share = np.bincount(np.searchsorted(inner, a, side="left"), minlength=inner.size + 1) / a.size
     e_share = np.maximum(e_share, eps)
     a_share = np.maximum(a_share, eps)
     return float(np.sum((a_share - e_share) * np.log(a_share / e_share)))

@@ -16,8 +16,10 @@ import mlflow
 import numpy as np
 import pandas as pd
 
+from features.registry import FAMILIES, REGISTRY
 from models.packaging import has_alias, log_pd_model, set_alias
 from models.pd_model import CohortColumns, PDModel
+from models.reasons import FeatureMeta, ReasonBuilder, industry_medians
 from models.spec import LGBMSpec
 from training import metrics, plots, settings
 from training.baselines import ScorecardBaseline, policy_points_score
@@ -48,6 +50,30 @@ class RunResult:
     contenders: dict[str, dict[str, float]]
     warnings: list[str]
     timings: dict[str, float] = field(default_factory=dict)
+
+
+def reason_builder(features: list[str], X_train: np.ndarray) -> ReasonBuilder:
+    """Labels and references for reason texts, from the registry and the training rows."""
+    meta = {
+        f: FeatureMeta(
+            REGISTRY[f].family,
+            REGISTRY[f].zh,
+            REGISTRY[f].en,
+            REGISTRY[f].unit,
+            REGISTRY[f].labels,
+            REGISTRY[f].direction,
+        )
+        for f in features
+        if f in REGISTRY
+    }
+    industry = COHORT_COLUMNS.industry if COHORT_COLUMNS.industry in features else None
+    return ReasonBuilder(
+        features=features,
+        meta=meta,
+        families=FAMILIES,
+        references=industry_medians(X_train, features, industry),
+        industry_feature=industry,
+    )
 
 
 def _window(data: TrainingData) -> dict[str, str]:
@@ -140,6 +166,7 @@ def train(
 
     if all(c in data.features for c in vars(COHORT_COLUMNS).values()):
         model.fit_cohorts(fit.matrices["train"], scores["train"].pd, COHORT_COLUMNS)
+    model.reasons = reason_builder(data.features, fit.matrices["train"])
     window = _window(data)
     run_metrics = {
         **flatten("valid", champion["valid"]),

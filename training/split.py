@@ -78,7 +78,5 @@ def random_split(n: int, fractions: tuple[float, float, float], seed: int) -> Sp
 def _checked(split: Split) -> Split:
     empty = [s for s in SPLITS if not split.mask(s).any()]
     if empty:
-        raise ConfigError(
-            f"no rows in split(s) {empty} ({split.describe()}); move the split dates"
-        )
+        raise ConfigError(f"no rows in split(s) {empty} ({split.describe()}); move the split dates")
     return split

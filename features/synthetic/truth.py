@@ -1,11 +1,11 @@
 r"""The true 12-month PD of an application: a documented non-linear function of the records.
 
-``logit(true_pd) = INTERCEPT + Σ terms`` (INTERCEPT = -4.25), every term read **as of the
+``logit(true_pd) = INTERCEPT + SPREAD · Σ terms``, every term read **as of the
 application date D** from records known strictly before D (the known-at rules of
 ``features.timing``, as the features use them), plus a modest latent part::
 
     family      reading as of D                       contribution to the logit
-    rd          R&D / revenue r, latest filed FY      interp(r; 0 1 3 5 8 15 % →
+    rd          R&D / revenue r, latest filed FY      RD_BANDS_WEIGHT · interp(r; 0 1 3 5 8 15 % →
                                                         +0.7 +0.5 +0.25 0 -0.2 -0.25)
                                                       + cash burn 1.0·clip((r - 20 %) / 30 %,
                                                         0, 1) unless a round closed in 12 m
@@ -15,7 +15,6 @@ application date D** from records known strictly before D (the known-at rules of
                 operating cash flow / revenue m       interp(m; -50 -15 0 10 25 % →
                                                         +0.52 +0.26 +0.06 -0.06 -0.13)
                 current ratio c                       +0.33·clip(1 - c, 0, 1)
-                loan amount / revenue b               +0.25·clip(log2(b / 25 %), 0, 3)
     staff       tech staff share t                    interp(t; 0 10 30 60 % →
                                                         +0.35 +0.2 0 -0.12)
                 college-educated share e              interp(e; 0 30 60 100 % →
@@ -46,13 +45,31 @@ application date D** from records known strictly before D (the known-at rules of
     latent      health h in the year of D             -0.4·h
                 exporter with D in 2020-02 … 2021-12  +0.35
 
-The non-linearities are the R&D sweet spot and cash burn, the leverage × fresh-equity
-interaction, the 断点 ramp, the delinquency bands and the age curve. A missing reading (thin
-file, no rating yet) contributes 0 to its own term. The latent part (standard deviation
-≈ 0.43 over applications) is all a model on the records cannot see; health also drives the
-records themselves (revenue, cash flow, overdues, ratings, lapses, headcount), so most of
-it is observable. The spread of the sum puts the oracle AUC near 0.85, and INTERCEPT the
-default rate near 4.5 %. Labels are ``default_12m ~ Bernoulli(true_pd)``.
+Interactions and regimes (the constants are named below; the table gives base weights):
+
+- R&D: the DOMAIN.md bands enter at RD_BANDS_WEIGHT; the main R&D term is the shortfall
+  from the field's own norm (RD_NORM_BY_INDUSTRY: biotech 15 %, IT services 3 % …),
+  RD_BELOW_NORM per unit of log shortfall; an established firm (≥ 8 years) below 3 % adds
+  STAGNATION_TERM; R&D far above revenue (> 15 %) is planned for a venture-backed firm and
+  costly for one on its own funds (HEAVY_RD_*).
+- Regimes: a firm within VENTURE_RUNWAY_MONTHS of a round is judged on its runway (the
+  financing-gap term × GAP_WEIGHT) while its statements barely count (FINANCIALS_VENTURE);
+  a firm on its own funds is judged on statements and tax compliance (FINANCIALS_OWN_FUNDS,
+  TAX_OWN_FUNDS).
+- Cushion: delinquency costs CREDIT_EXPOSED× for a firm with neither fresh equity nor
+  positive cash flow and CREDIT_CUSHIONED× with fresh equity; leverage likewise; the
+  weaknesses of R&D, staff, IP, tax and age are scaled by CUSHION_*; youth costs less with
+  fresh equity and more for a firm never VC-backed (AGE_*).
+- Ratios and conjunctions no single column shows: the loan's burden on revenue
+  (LOAN_BURDEN_*), losing cash while carrying debt (SQUEEZE_TERM), hiring fast on falling
+  revenue (OVERREACH_TERM), a young firm with no statements and no investor (YOUNG_THIN_TERM).
+
+The logit is INTERCEPT + SPREAD · Σ terms; SPREAD sets the oracle AUC (≈ 0.86) without
+changing how the terms weigh each other, INTERCEPT the default rate (≈ 4.7 %). A missing
+reading (thin file, no rating yet) contributes 0 to its own term. The latent part
+(standard deviation ≈ 0.43 before SPREAD) is all a model on the records cannot see; health
+also drives the records themselves (revenue, cash flow, overdues, ratings, lapses,
+headcount), so most of it is observable. Labels are ``default_12m ~ Bernoulli(true_pd)``.
 """
 
 from __future__ import annotations
@@ -76,7 +93,30 @@ from features.timing import (
     tax_rating_known_day,
 )
 
-INTERCEPT = -4.25
+INTERCEPT = -5.3
+#: Scales the whole sum: sets the oracle AUC without changing how the terms weigh each other.
+SPREAD = 0.72
+#: Interactions: how much of a firm's cushion (fresh equity, positive operating cash flow)
+#: changes what its weaknesses cost. Delinquency hurts a firm with no cushion far more.
+CREDIT_EXPOSED, CREDIT_CUSHIONED = 2.2, 0.3
+LEVERAGE_EXPOSED = 1.6
+#: Youth is risky, much less so with fresh equity, more so for firms never VC-backed.
+AGE_WITH_FRESH_EQUITY, AGE_WITHOUT_EQUITY = 0.4, 1.5
+#: Regimes: within this many months of a round a venture-backed firm lives on its runway.
+VENTURE_RUNWAY_MONTHS = 30
+FINANCIALS_VENTURE, FINANCIALS_OWN_FUNDS, GAP_WEIGHT = 0.1, 0.6, 2.0
+TAX_VENTURE, TAX_OWN_FUNDS = 0.3, 0.6
+HEAVY_RD_VENTURE, HEAVY_RD_OWN_FUNDS = 0.5, 1.0
+#: Typical R&D / revenue of a healthy firm in each field (order of INDUSTRIES); falling short
+#: of it costs RD_BELOW_NORM per unit of log shortfall. The DOMAIN.md bands keep a share.
+RD_NORM_BY_INDUSTRY = np.array([0.08, 0.15, 0.10, 0.05, 0.03, 0.05, 0.04, 0.05, 0.03])
+RD_BELOW_NORM, RD_BANDS_WEIGHT = 0.7, 0.4
+#: How a firm's cushion scales its weaknesses (fresh equity, strong cash, exposed).
+CUSHION_EQUITY, CUSHION_CASH, CUSHION_EXPOSED = 0.7, 0.8, 1.2
+#: Delinquency speaks for itself in every regime, at this weight.
+CREDIT_WEIGHT = 0.4
+#: An established firm (8+ years) that spends < 3 % of revenue on R&D is losing its edge.
+STAGNATION_AGE, STAGNATION_TERM = 8.0, 0.6
 #: Tax-rating term by rating (A … D), and for firms without a rating yet.
 TAX_TERM = {"A": -0.35, "B": 0.0, "M": 0.14, "C": 0.45, "D": 0.85}
 TAX_TERM_UNRATED = 0.05
@@ -85,8 +125,13 @@ EXPORT_SHOCK_TERM = 0.35
 EXPORT_SHOCK_FROM, EXPORT_SHOCK_UNTIL = day("2020-02-01"), day("2022-01-01")
 #: Months after the last round at which a VC-backed firm starts to run short of cash.
 ROUND_DUE_MONTHS = cal.EXPECTED_ROUND_GAP_MONTHS + cal.FINANCING_GAP_MONTHS
-#: A loan up to this share of annual revenue adds no risk; each doubling beyond adds 0.25.
-LOAN_BURDEN_FREE = 0.25
+#: A loan up to this share of annual revenue adds no risk; each doubling beyond adds weight.
+LOAN_BURDEN_FREE, LOAN_BURDEN_WEIGHT = 0.1, 0.8
+OVERREACH_TERM = 0.6
+STAFF_WEIGHT = 0.6
+SQUEEZE_TERM = 1.5
+#: A young firm with no statements and no investor: nobody has vetted it yet.
+YOUNG_THIN_TERM = 0.8
 SUPPORT_KINDS_COUNTED = (
     "innovation_voucher",
     "innovation_fund",
@@ -129,6 +174,7 @@ class Readings:
     age_years: np.ndarray
     health: np.ndarray
     export_shock: np.ndarray
+    industry: np.ndarray  # int code into features.schemas.INDUSTRIES
 
 
 class AsOfRecords:
@@ -264,6 +310,7 @@ class AsOfRecords:
             support_36m=self.support.count(q, WINDOW_36M),
             age_years=(q.day - self.pop.founded[firm]) / DAYS_PER_YEAR,
             health=self.pop.health_at(firm, q.day),
+            industry=self.pop.industry[firm],
             export_shock=self.pop.exporter[firm]
             & (q.day >= EXPORT_SHOCK_FROM)
             & (q.day < EXPORT_SHOCK_UNTIL),
@@ -273,18 +320,36 @@ class AsOfRecords:
 def logit_terms(r: Readings) -> dict[str, np.ndarray]:
     """Each family's contribution to the true logit (the formula of the module docstring)."""
     recent_vc = r.months_since_round <= 12
-    rd = np.interp(r.rd_ratio, [0, 0.01, 0.03, 0.05, 0.08, 0.15], [0.7, 0.5, 0.25, 0, -0.2, -0.25])
+    ever_vc = ~np.isnan(r.months_since_round)
+    # No cushion: no fresh equity and no positive operating cash flow (unknown counts as none).
+    exposed = ~recent_vc & ~(r.ocf_margin > 0)
+    rd = RD_BANDS_WEIGHT * np.interp(
+        r.rd_ratio, [0, 0.01, 0.03, 0.05, 0.08, 0.15], [0.7, 0.5, 0.25, 0, -0.2, -0.25]
+    )
+    # What counts as enough R&D depends on the field: a biotech at 5 % is starving its
+    # pipeline, an IT-services firm at 5 % is investing well.
+    norm = RD_NORM_BY_INDUSTRY[r.industry]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        below = np.clip(np.log(norm / np.maximum(r.rd_ratio, 1e-4)), 0, 2.5)
+    rd += RD_BELOW_NORM * below
     rd += np.where(recent_vc, 0.0, 1.0 * np.clip((r.rd_ratio - 0.20) / 0.30, 0, 1))
+    rd += STAGNATION_TERM * ((r.age_years >= STAGNATION_AGE) & (r.rd_ratio < 0.03))
+    leverage_weight = np.where(recent_vc, 0.4, np.where(exposed, LEVERAGE_EXPOSED, 1.0))
     financials = (
         _or0(-0.52 * np.clip(r.revenue_growth, -0.6, 0.6))
-        + _or0(1.05 * np.clip(r.debt_to_assets - 0.6, 0, 0.8) * np.where(recent_vc, 0.4, 1.0))
+        + _or0(1.05 * np.clip(r.debt_to_assets - 0.6, 0, 0.8) * leverage_weight)
         + _or0(
             np.interp(r.ocf_margin, [-0.5, -0.15, 0, 0.1, 0.25], [0.52, 0.26, 0.06, -0.06, -0.13])
         )
         + _or0(0.33 * np.clip(1 - r.current_ratio, 0, 1))
-        + _or0(0.25 * np.clip(np.log2(r.loan_to_revenue / LOAN_BURDEN_FREE), 0, 3))
     )
-    staff = (
+    # The loan's burden on the firm's revenue: a ratio no single column shows.
+    burden = _or0(LOAN_BURDEN_WEIGHT * np.clip(np.log2(r.loan_to_revenue / LOAN_BURDEN_FREE), 0, 3))
+    # Hiring fast on falling revenue: expansion the business does not pay for.
+    overreach = OVERREACH_TERM * ((r.staff_growth_12m > 0.2) & (r.revenue_growth < 0))
+    # Losing cash while carrying debt: each alone is survivable, together they compound.
+    squeeze = SQUEEZE_TERM * ((r.ocf_margin < 0) * np.clip((r.debt_to_assets - 0.45) / 0.35, 0, 1))
+    staff = STAFF_WEIGHT * (
         _or0(np.interp(r.tech_share, [0, 0.1, 0.3, 0.6], [0.35, 0.2, 0, -0.12]))
         + _or0(np.interp(r.college_share, [0, 0.3, 0.6, 1], [0.3, 0.08, 0, -0.08]))
         + _or0(np.interp(r.insured_share, [0.4, 0.75, 0.9, 1], [0.45, 0.2, 0.03, 0]))
@@ -297,6 +362,9 @@ def logit_terms(r: Readings) -> dict[str, np.ndarray]:
         + 0.23 * np.minimum(r.court_36m, 3)
         + 0.23 * np.minimum(r.tax_arrears_24m, 2)
         + 0.4 * (r.abnormal_24m > 0)
+    ) * (
+        CREDIT_WEIGHT
+        * np.where(recent_vc, CREDIT_CUSHIONED, np.where(exposed, CREDIT_EXPOSED, 1.0))
     )
     tax_terms = np.array([TAX_TERM[k] for k in RATINGS] + [TAX_TERM_UNRATED])
     tax = tax_terms[np.where(np.isnan(r.tax_rating), len(RATINGS), r.tax_rating).astype(int)]
@@ -314,24 +382,46 @@ def logit_terms(r: Readings) -> dict[str, np.ndarray]:
         ),
     )
     gap = np.where((m > ROUND_DUE_MONTHS) & r.late_stage, 0.5 * gap, gap)
+    age = np.interp(r.age_years, [0, 1, 2, 3, 5, 8], [0.9, 0.7, 0.5, 0.35, 0.15, 0])
+    age *= np.where(recent_vc, AGE_WITH_FRESH_EQUITY, np.where(ever_vc, 1.0, AGE_WITHOUT_EQUITY))
+    # Two regimes: a venture-backed firm within its funding runway burns cash by design, so
+    # its statements say little while its runway says much; a firm living on its own
+    # revenue is judged on its statements and its tax compliance.
+    venture = ever_vc & (m <= VENTURE_RUNWAY_MONTHS)
+    financials *= np.where(venture, FINANCIALS_VENTURE, FINANCIALS_OWN_FUNDS)
+    tax *= np.where(venture, TAX_VENTURE, TAX_OWN_FUNDS)
+    # R&D far beyond revenue is the plan for a funded venture, and ruin for a firm without one.
+    heavy_rd = np.clip((r.rd_ratio - 0.15) / 0.25, 0, 1)
+    rd += _or0(np.where(venture, -HEAVY_RD_VENTURE, HEAVY_RD_OWN_FUNDS) * heavy_rd)
+    gap = np.where(venture | (m > VENTURE_RUNWAY_MONTHS), gap * GAP_WEIGHT, gap)
+    # A firm's cushion scales every weakness: the same shortfall is a nuisance to a firm with
+    # fresh equity or strong cash flow and a threat to one with neither.
+    cushion = np.select(
+        [recent_vc, (r.ocf_margin > 0.05) & (r.current_ratio > 1.5), exposed],
+        [CUSHION_EQUITY, CUSHION_CASH, CUSHION_EXPOSED],
+        1.0,
+    )
+    rd, staff, ip, tax, age = (cushion * t for t in (rd, staff, ip, tax, age))
     return {
         "rd": _or0(rd),
-        "financials": financials,
+        "financials": financials + burden + np.where(venture, 0.0, overreach + _or0(squeeze)),
         "staff": staff,
         "credit": credit,
         "tax": tax,
         "ip": ip,
         "financing": _or0(gap),
         "support": -0.1 * np.minimum(r.support_36m, 3),
-        "age": np.interp(r.age_years, [0, 1, 2, 3, 5, 8], [0.9, 0.7, 0.5, 0.35, 0.15, 0]),
-        "thin_file": 0.2 * ~r.has_financials + 0.13 * ~r.has_staffing,
+        "age": age,
+        "thin_file": 0.2 * ~r.has_financials
+        + 0.13 * ~r.has_staffing
+        + YOUNG_THIN_TERM * (~r.has_financials & (r.age_years < 3) & ~ever_vc),
         "latent": -LATENT_HEALTH * r.health + EXPORT_SHOCK_TERM * r.export_shock,
     }
 
 
 def true_logit(r: Readings) -> np.ndarray:
     """INTERCEPT plus the sum of ``logit_terms``."""
-    return INTERCEPT + sum(logit_terms(r).values())
+    return INTERCEPT + SPREAD * sum(logit_terms(r).values())
 
 
 def true_pd(r: Readings) -> np.ndarray:

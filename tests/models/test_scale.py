@@ -162,12 +162,14 @@ def test_grade_boundaries_are_upper_inclusive() -> None:
 def test_master_table_golden() -> None:
     rows = MasterScale().table(ScoreScale())
     assert [r["grade"] for r in rows] == list(range(1, 11))
-    assert rows[3]["pd_low"] == 0.01
-    assert rows[3]["pd_high"] == 0.02
+    assert rows[1]["pd_low"] == 0.005
+    assert rows[1]["pd_high"] == 0.01
+    # score at PD 0.5 %: odds 199, ln 199 = 5.293304824724492;
+    # 374.245752409011 + 57.70780163555854 * 5.293304824724492 = 679.710737230757
+    assert rows[1]["score_high"] == pytest.approx(679.710737230757, rel=1e-6)
     # score at PD 1 %: odds 99, ln 99 = 4.59511985013459;
     # 374.245752409011 + 57.70780163555854 * 4.59511985013459 = 639.4200172121954
-    assert rows[3]["score_high"] == pytest.approx(639.4200172121954, rel=1e-6)
-    assert rows[3]["score_low"] == pytest.approx(598.8341461736193, rel=1e-6)
+    assert rows[1]["score_low"] == pytest.approx(639.4200172121954, rel=1e-6)
     # contiguous: each grade's low score is the next grade's high score
     for upper, lower in itertools.pairwise(rows):
         assert upper["score_low"] == lower["score_high"]
@@ -325,8 +327,8 @@ def test_from_dict_rejects_wrong_kind() -> None:
 
 
 def test_defaults_are_documented_values() -> None:
-    assert DEFAULT_PD_UPPER_BOUNDS == (0.0025, 0.005, 0.01, 0.02, 0.03, 0.04, 0.08, 0.12,
-                                       0.20, 1.0)
+    assert DEFAULT_PD_UPPER_BOUNDS == (0.005, 0.01, 0.015, 0.02, 0.03, 0.04, 0.06, 0.08,
+                                       0.12, 1.0)
     assert DecisionPolicy().cutoffs == {"tdld": {"approve_max": 0.04, "decline_min": 0.12},
                                         "xyd": {"approve_max": 0.03, "decline_min": 0.08}}
     assert math.isclose(ScoreScale().pd_from_score(600), 1 / 51)

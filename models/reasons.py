@@ -1,0 +1,205 @@
+"""Reason codes: exact TreeSHAP contributions turned into a loan officer's words and points.
+
+Each feature's contribution to the LightGBM margin converts exactly into score points
+(``ScoreScale.points``), so the base points plus every feature's points equal the score. The
+reasons group those points by feature family (IP, credit record, …), rank the families that
+raise the risk and, separately, those that lower it, and render each family's main features in
+Chinese and English with the firm's value beside a reference from the training population
+(the industry median), in the manner of toad's ``ScoreCard.get_reason``.
+
+Everything needed to speak — labels, units, families, references — is stored with the model,
+so a model trained on a bank's own table explains itself with that table's column names.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+#: How a value of each unit is written: (zh suffix, en formatter).
+_ZH_UNIT = {
+    "count": "件",
+    "times": "次",
+    "wan": "万元",
+    "days": "天",
+    "months": "个月",
+    "years": "年",
+    "points": "分",
+    "people": "人",
+}
+OTHER_FAMILY = ("其他", "other")
+
+
+@dataclass(frozen=True)
+class FeatureMeta:
+    family: str
+    zh: str
+    en: str
+    unit: str = ""
+    labels: tuple[str, ...] = ()
+    direction: int = 0
+
+    @classmethod
+    def plain(cls, name: str) -> FeatureMeta:
+        """A column the registry does not know (a bank's own): its name is its label."""
+        return cls("other", name, name)
+
+
+def format_value(value: float, unit: str, labels: Sequence[str] = ()) -> tuple[str, str]:
+    """(zh, en) rendering of one value in its unit; missing reads as 'no record'."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "无记录", "no record"
+    if unit == "ratio":
+        text = f"{value:.1%}"
+        return text, text
+    if unit == "flag":
+        return ("是", "yes") if value >= 0.5 else ("否", "no")
+    if unit in ("level", "category") and labels:
+        k = round(value) - (1 if unit == "level" else 0)
+        text = labels[k] if 0 <= k < len(labels) else f"{value:g}"
+        return text, text
+    if unit == "wan":
+        return f"{value:,.0f} 万元", f"CNY {value / 100:,.2f}m"
+    number = f"{value:,.0f}" if unit in ("days", "people") else f"{value:,.4g}"
+    zh = f"{number} {_ZH_UNIT[unit]}" if unit in _ZH_UNIT else number
+    en = (
+        f"{number} {unit}"
+        if unit in ("days", "months", "years", "points", "people", "times")
+        else number
+    )
+    return zh, en
+
+
+@dataclass
+class ReasonBuilder:
+    """Builds the reasons of one scored row from its contributions (already in points)."""
+
+    features: list[str]
+    meta: Mapping[str, FeatureMeta]
+    families: Mapping[str, tuple[str, str]]
+    #: feature → {"all": median, "<industry code>": median}
+    references: Mapping[str, Mapping[str, float]]
+    industry_feature: str | None = None
+
+    def __post_init__(self) -> None:
+        self._family_of = np.array([self._meta(f).family for f in self.features])
+        self._family_names = list(dict.fromkeys(self._family_of))
+        self._industry_col = (
+            self.features.index(self.industry_feature)
+            if self.industry_feature in self.features
+            else None
+        )
+
+    def _meta(self, name: str) -> FeatureMeta:
+        return self.meta.get(name) or FeatureMeta.plain(name)
+
+    def reference(self, name: str, industry: float | None) -> tuple[float, str]:
+        """The firm's industry median when known, else the population median."""
+        refs = self.references.get(name, {})
+        if industry is not None and not math.isnan(industry):
+            key = str(int(industry))
+            if key in refs:
+                return refs[key], "industry"
+        return refs.get("all", float("nan")), "all"
+
+    def feature_reason(self, i: int, value: float, points: float, industry: float | None) -> dict:
+        name = self.features[i]
+        m = self._meta(name)
+        zh_value, en_value = format_value(value, m.unit, m.labels)
+        ref, scope = self.reference(name, industry)
+        zh_ref, en_ref = format_value(ref, m.unit, m.labels)
+        zh_scope, en_scope = (
+            ("同业中位数", "industry median")
+            if scope == "industry"
+            else ("总体中位数", "overall median")
+        )
+        return {
+            "feature": name,
+            "value": None if math.isnan(value) else float(value),
+            "reference": None if math.isnan(ref) else float(ref),
+            "points": float(points),
+            "zh": f"{m.zh} {zh_value}（{zh_scope} {zh_ref}）",
+            "en": f"{m.en}: {en_value} ({en_scope} {en_ref})",
+        }
+
+    def explain(
+        self, x: np.ndarray, points: np.ndarray, top: int = 5, per_family: int = 2
+    ) -> dict[str, Any]:
+        """Reasons for one row: families that raise risk (most first) and that lower it.
+
+        ``points`` are the row's per-feature score points (negative = raises risk).
+        """
+        industry = float(x[self._industry_col]) if self._industry_col is not None else None
+        totals = {f: float(points[self._family_of == f].sum()) for f in self._family_names}
+        groups = []
+        for family, total in totals.items():
+            idx = np.flatnonzero(self._family_of == family)
+            zh, en = self.families.get(family, OTHER_FAMILY)
+            groups.append((family, zh, en, total, idx))
+
+        def render(family: str, zh: str, en: str, total: float, idx: np.ndarray, sign: int) -> dict:
+            order = idx[np.argsort(sign * points[idx])]  # most negative first when raising
+            picked = [i for i in order if sign * points[i] < 0][:per_family]
+            feats = [
+                self.feature_reason(i, float(x[i]), float(points[i]), industry) for i in picked
+            ]
+            return {
+                "family": family,
+                "family_zh": zh,
+                "family_en": en,
+                "points": total,
+                "features": feats,
+                "zh": f"{zh}：" + "；".join(f["zh"] for f in feats) + f"（{total:+.0f} 分）",
+                "en": f"{en}: " + "; ".join(f["en"] for f in feats) + f" ({total:+.0f} points)",
+            }
+
+        raising = sorted((g for g in groups if g[3] < 0), key=lambda g: g[3])[:top]
+        lowering = sorted((g for g in groups if g[3] > 0), key=lambda g: -g[3])[:top]
+        return {
+            "raise_risk": [render(*g, sign=1) for g in raising],
+            "lower_risk": [render(*g, sign=-1) for g in lowering],
+            "family_points": totals,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "meta": {k: vars(v) | {"labels": list(v.labels)} for k, v in self.meta.items()},
+            "families": {k: list(v) for k, v in self.families.items()},
+            "references": {k: dict(v) for k, v in self.references.items()},
+            "industry_feature": self.industry_feature,
+        }
+
+    @classmethod
+    def from_dict(cls, features: list[str], data: Mapping[str, Any]) -> ReasonBuilder:
+        meta = {
+            k: FeatureMeta(**{**v, "labels": tuple(v["labels"])}) for k, v in data["meta"].items()
+        }
+        return cls(
+            features=features,
+            meta=meta,
+            families={k: (v[0], v[1]) for k, v in data["families"].items()},
+            references=data["references"],
+            industry_feature=data["industry_feature"],
+        )
+
+
+def industry_medians(
+    X: np.ndarray, features: list[str], industry_feature: str | None
+) -> dict[str, dict[str, float]]:
+    """Per-feature medians of the training population, overall and per industry code."""
+    out: dict[str, dict[str, float]] = {}
+    ind = X[:, features.index(industry_feature)] if industry_feature in features else None
+    for j, name in enumerate(features):
+        col = X[:, j]
+        refs = {"all": float(np.nanmedian(col)) if np.isfinite(col).any() else float("nan")}
+        if ind is not None:
+            for code in np.unique(ind[~np.isnan(ind)]):
+                vals = col[ind == code]
+                if np.isfinite(vals).any():
+                    refs[str(int(code))] = float(np.nanmedian(vals))
+        out[name] = refs
+    return out

@@ -1,0 +1,765 @@
+"""Request schemas of the scoring service: one firm's raw records plus a loan application.
+
+A bank's system posts the firm's rows of the contract tables (``features.schemas``) and the
+application. Everything wrong with them is rejected here, at the boundary, with the field,
+the value and the rule (:func:`validation_errors`), so the feature code never sees a bad
+row; :func:`to_sources` then hands the records to ``features.build.build_feature_matrix`` as
+numpy columns (no DataFrame on a request's path).
+
+Choices made for a bank integration (type checks run inside pydantic-core, in Rust):
+
+- **numbers** are JSON numbers or numeric strings (``"1234.50"``: Java ``BigDecimal`` and
+  many core-banking exports serialise money as text). Anything else is an error: ``"abc"``,
+  ``true``, ``"NaN"``, ``"Infinity"``. Counts and years must be whole (``12`` or ``12.0``).
+- **dates** are ISO ``YYYY-MM-DD`` strings only. A number is never read as a date: pydantic's
+  default would read ``20210301`` as a Unix timestamp in 1970.
+- **flags** accept ``true``/``false`` and the tokens the file loaders accept (``"yes"``,
+  ``"1"``, ``0``…), so a flag means the same in a CSV and in a request.
+- **unknown keys are errors**, not ignored: a misspelt optional column (``"granted_date"``)
+  would otherwise silently read as "never granted" and move the score.
+- **nullable columns may be omitted** (many serialisers drop nulls); non-nullable ones and
+  every table key of :class:`ScoreRequest` are required. An empty list is a thin file; a
+  missing table is an error ("missing required table"), because the caller may have forgotten
+  it and the firm would be scored as if it had no such records.
+- ``credit_code`` is optional on child records and defaults to the firm's; if given it must
+  equal the firm's.
+
+Rules across the records of one request (as-of date against today and the founding date,
+credit codes, keys) live on :class:`ScoreRequest`. "Today" is the date in China (UTC+8, no
+daylight saving) unless the caller passes ``context={"today": date}`` to ``model_validate``.
+
+A batch (:class:`ScoreBatchRequest`, at most ``TECHRISK_MAX_BATCH`` items) is validated item
+by item (:func:`parse_batch`): one bad item is answered with its errors, the others scored.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import math
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import lru_cache
+from operator import attrgetter
+from typing import Annotated, Any, ClassVar, Self
+
+import numpy as np
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetPydanticSchema,
+    ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError, to_jsonable_python
+from pydantic_core import core_schema as cs
+
+from features.credit_code import InvalidCreditCode, validate
+from features.schemas import (
+    CREDIT_EVENT_KINDS,
+    GUARANTEES,
+    INDUSTRIES,
+    IP_TYPES,
+    KNOWN_ON,
+    PRODUCTS,
+    RATINGS,
+    ROUNDS,
+    SUPPORT_KINDS,
+    TABLES,
+    KnownOn,
+)
+
+#: Environment variable bounding the items of one batch request, and its default.
+MAX_BATCH_ENV = "TECHRISK_MAX_BATCH"
+DEFAULT_MAX_BATCH = 1_000
+#: China Standard Time has had no daylight saving since 1991: a fixed offset is exact.
+CHINA_TZ = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+
+
+def read_max_batch() -> int:
+    """Most items one batch request may carry, from ``TECHRISK_MAX_BATCH``."""
+    value = os.environ.get(MAX_BATCH_ENV, str(DEFAULT_MAX_BATCH))
+    if not value.strip().isdigit() or int(value) < 1:
+        raise ValueError(f"{MAX_BATCH_ENV} must be a positive integer; got {value!r}")
+    return int(value)
+
+
+#: Read once at import, so a bad setting stops the service at start, not on a request.
+MAX_BATCH = read_max_batch()
+
+
+def china_today() -> dt.date:
+    """Today's date in Shanghai, the calendar the applications are dated in."""
+    return dt.datetime.now(CHINA_TZ).date()
+
+
+# -- field types -----------------------------------------------------------------------------
+def _with_rule(schema: cs.CoreSchema, kind: str, rule: str) -> cs.CoreSchema:
+    """``schema`` whose every error reads ``rule`` (error type ``kind``)."""
+    return cs.custom_error_schema(schema, kind, custom_error_message=rule)
+
+
+def _field_type(python_type: type, schema: cs.CoreSchema, json_schema: dict[str, Any]) -> Any:
+    """An ``Annotated`` type validated by ``schema`` and documented by ``json_schema``."""
+    return Annotated[
+        python_type,
+        GetPydanticSchema(lambda _source, _handler: schema),
+        WithJsonSchema(json_schema),
+    ]
+
+
+def _number(
+    *,
+    whole: bool = False,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+) -> Any:
+    """A number type whose one rule names kind and bounds ("must be a whole number >= 0").
+
+    A JSON number of the right kind meets the first (strict, fastest) choice; numeric
+    strings and whole floats (``12.0`` for a count) are parsed by the others. Never a bool.
+    """
+    bounds = {k: v for k, v in {"ge": ge, "gt": gt, "le": le}.items() if v is not None}
+    if whole:
+        exact = cs.int_schema(strict=True, **bounds)
+        parsed = cs.int_schema(**bounds)  # from a whole float or an integer string
+        choices = [exact, cs.chain_schema([cs.float_schema(strict=True), parsed])]
+    else:
+        exact = cs.float_schema(strict=True, allow_inf_nan=False, **bounds)
+        parsed = cs.float_schema(allow_inf_nan=False, **bounds)
+        choices = [exact]
+    choices.append(cs.chain_schema([cs.str_schema(strict=True), parsed]))
+    rule = f"must be a {'whole number' if whole else 'number'}{_bounds_text(ge, gt, le)}"
+    schema = cs.union_schema(choices, custom_error_type="number", custom_error_message=rule)
+    json_bounds = {"minimum": ge, "exclusiveMinimum": gt, "maximum": le}
+    json_schema = {
+        "type": "integer" if whole else "number",
+        "description": "a JSON number; a numeric string is also accepted",
+        **{key: bound for key, bound in json_bounds.items() if bound is not None},
+    }
+    return _field_type(int if whole else float, schema, json_schema)
+
+
+def _bounds_text(ge: float | None, gt: float | None, le: float | None) -> str:
+    if ge is not None and le is not None:
+        return f" between {ge} and {le}"
+    if ge is not None:
+        return f" >= {ge}"
+    return f" > {gt}" if gt is not None else ""
+
+
+Amount = _number(ge=0)
+SignedAmount = _number()
+PositiveAmount = _number(gt=0)
+Count = _number(whole=True, ge=0)
+Year = _number(whole=True, ge=1990, le=2100)
+Tier = _number(whole=True, ge=1, le=3)
+TermMonths = _number(whole=True, ge=1, le=120)
+
+#: Only ``YYYY-MM-DD`` text: pydantic's own date parsing would also read Unix timestamps.
+_ISO_DATE_TEXT = cs.chain_schema(
+    [cs.str_schema(strict=True, pattern=r"^\d{4}-\d{2}-\d{2}$"), cs.date_schema()]
+)
+IsoDate = _field_type(
+    dt.date,
+    _with_rule(
+        cs.json_or_python_schema(
+            json_schema=_ISO_DATE_TEXT,
+            # Python callers may also pass date objects (never datetimes).
+            python_schema=cs.union_schema([cs.date_schema(strict=True), _ISO_DATE_TEXT]),
+        ),
+        "iso_date",
+        "must be an ISO date (YYYY-MM-DD)",
+    ),
+    {"type": "string", "format": "date"},
+)
+Flag = _field_type(
+    bool, _with_rule(cs.bool_schema(), "flag", "must be true or false"), {"type": "boolean"}
+)
+Text = _field_type(
+    str, _with_rule(cs.str_schema(strict=True), "text", "must be a string"), {"type": "string"}
+)
+
+
+def _choice(values: Sequence[str]) -> Any:
+    rule = f"must be one of: {', '.join(values)}"
+    schema = _with_rule(cs.literal_schema(list(values)), "choice", rule)
+    return _field_type(str, schema, {"enum": list(values)})
+
+
+Industry = _choice(INDUSTRIES)
+IpType = _choice(IP_TYPES)
+CreditEventKind = _choice(CREDIT_EVENT_KINDS)
+Rating = _choice(RATINGS)
+Round = _choice(ROUNDS)
+SupportKind = _choice(SUPPORT_KINDS)
+Product = _choice(PRODUCTS)
+Guarantee = _choice(GUARANTEES)
+
+
+@lru_cache(maxsize=4096)
+def _valid_code(code: str) -> str:
+    """``code`` if it is a valid credit code. Cached: a request repeats one code ~100 times,
+    and only valid codes are cached (an exception is never memoised)."""
+    try:
+        validate(code)
+    except InvalidCreditCode as exc:
+        reason = str(exc).removeprefix(f"credit code {code!r}: ")
+        raise PydanticCustomError(
+            "credit_code",
+            "must be a valid unified social credit code (GB 32100-2015): {reason}",
+            {"reason": reason},
+        ) from None
+    return code
+
+
+CreditCode = _field_type(
+    str,
+    cs.no_info_after_validator_function(
+        _valid_code, _with_rule(cs.str_schema(strict=True), "text", "must be a string")
+    ),
+    {"type": "string", "minLength": 18, "maxLength": 18, "examples": ["91310115MA1K4QXX3B"]},
+)
+
+
+# -- rules within one record -----------------------------------------------------------------
+#: A rule across the fields of one record: the failure, or None when the record passes.
+RowRule = Callable[[BaseModel], InitErrorDetails | None]
+
+
+def _failure(loc: tuple[str | int, ...], value: object, rule: str) -> InitErrorDetails:
+    """One error for ``ValidationError.from_exception_data``; ``rule`` is its whole message."""
+    return InitErrorDetails(
+        type=PydanticCustomError("rule", "{rule}", {"rule": rule}), loc=loc, input=value
+    )
+
+
+def _show(value: object) -> str:
+    """A bound as a reader types it: ISO dates, plain numbers."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _not_before(field: str, other: str) -> RowRule:
+    def rule(record: BaseModel) -> InitErrorDetails | None:
+        value, bound = getattr(record, field), getattr(record, other)
+        if value is None or bound is None or value >= bound:
+            return None
+        return _failure((field,), value, f"must be on or after {other} ({_show(bound)})")
+
+    return rule
+
+
+def _at_most(field: str, other: str) -> RowRule:
+    def rule(record: BaseModel) -> InitErrorDetails | None:
+        value, bound = getattr(record, field), getattr(record, other)
+        if value is None or bound is None or value <= bound:
+            return None
+        return _failure((field,), value, f"must be <= {other} ({_show(bound)})")
+
+    return rule
+
+
+def _requires(field: str, other: str) -> RowRule:
+    def rule(record: BaseModel) -> InitErrorDetails | None:
+        value = getattr(record, field)
+        if value is None or getattr(record, other) is not None:
+            return None
+        return _failure((field,), value, f"requires {other}")
+
+    return rule
+
+
+def _first_of_month(field: str) -> RowRule:
+    def rule(record: BaseModel) -> InitErrorDetails | None:
+        value = getattr(record, field)
+        if value.day == 1:
+            return None
+        return _failure((field,), value, "must be the first day of a month")
+
+    return rule
+
+
+def _overdue_days(record: CreditEvent) -> InitErrorDetails | None:
+    """An overdue event must say how late it was: ``days_past_due`` drives the risk."""
+    days = record.days_past_due
+    if record.kind != "overdue" or (days is not None and days >= 1):
+        return None
+    if days is None:
+        return _failure(("days_past_due",), None, "is required when kind is overdue")
+    return _failure(("days_past_due",), days, "must be >= 1 when kind is overdue")
+
+
+# -- one model per contract table ------------------------------------------------------------
+class Record(BaseModel):
+    """A row of a contract table; ``row_rules`` relate its fields (all failures reported)."""
+
+    model_config = ConfigDict(extra="forbid")
+    row_rules: ClassVar[tuple[RowRule, ...]] = ()
+
+    @model_validator(mode="after")
+    def _check_row_rules(self) -> Self:
+        failures = [failure for rule in self.row_rules if (failure := rule(self)) is not None]
+        if failures:
+            raise ValidationError.from_exception_data(type(self).__name__, failures)
+        return self
+
+
+class Firm(Record):
+    """The ``firms`` row: who the firm is. Its credit code keys every other record."""
+
+    credit_code: CreditCode
+    name: Text
+    founded_on: IsoDate
+    registered_capital: Amount
+    industry: Industry
+    district: Text
+    is_high_tech: Flag
+    high_tech_cert_on: IsoDate | None = None
+    is_tech_sme: Flag
+    is_specialized: Flag
+    is_little_giant: Flag
+    is_listed: Flag
+
+
+class FirmRecord(Record):
+    """A child record; its ``credit_code`` may be left out and then is the firm's."""
+
+    credit_code: CreditCode | None = None
+
+
+class IpAsset(FirmRecord):
+    """A patent, software copyright or trademark (``ip_assets``)."""
+
+    ip_id: Text
+    ip_type: IpType
+    filed_on: IsoDate
+    granted_on: IsoDate | None = None
+    lapsed_on: IsoDate | None = None
+    claims: Count | None = None
+    forward_citations: Count | None = None
+    acquired: Flag
+    pledged_on: IsoDate | None = None
+
+    row_rules = (
+        _not_before("granted_on", "filed_on"),
+        _requires("lapsed_on", "granted_on"),
+        _not_before("lapsed_on", "granted_on"),
+        _requires("pledged_on", "granted_on"),
+        _not_before("pledged_on", "granted_on"),
+    )
+
+
+class Financials(FirmRecord):
+    """One fiscal year's accounts (``financials``), in 万元."""
+
+    fiscal_year: Year
+    revenue: Amount | None = None
+    rd_expense: Amount | None = None
+    high_tech_revenue: Amount | None = None
+    cost_total: Amount | None = None
+    net_profit: SignedAmount | None = None
+    total_assets: Amount | None = None
+    total_liabilities: Amount | None = None
+    current_assets: Amount | None = None
+    current_liabilities: Amount | None = None
+    operating_cash_flow: SignedAmount | None = None
+
+    row_rules = (
+        _at_most("high_tech_revenue", "revenue"),
+        _at_most("current_assets", "total_assets"),
+    )
+
+
+class Staffing(FirmRecord):
+    """One month's headcounts (``staffing``); ``month`` is the month's first day."""
+
+    month: IsoDate
+    employees: Count | None = None
+    rd_staff: Count | None = None
+    tech_staff: Count | None = None
+    college_educated: Count | None = None
+    social_insured: Count | None = None
+
+    row_rules = (
+        _first_of_month("month"),
+        *(
+            _at_most(c, "employees")
+            for c in ("rd_staff", "tech_staff", "college_educated", "social_insured")
+        ),
+    )
+
+
+class CreditEvent(FirmRecord):
+    """A credit-report or public-credit event (``credit_events``)."""
+
+    event_on: IsoDate
+    kind: CreditEventKind
+    amount: Amount | None = None
+    days_past_due: Count | None = None
+
+    row_rules = (_overdue_days,)
+
+
+class TaxRating(FirmRecord):
+    """One year's 纳税信用等级 (``tax_ratings``)."""
+
+    year: Year
+    rating: Rating
+
+
+class FinancingRound(FirmRecord):
+    """An equity round (``financing_rounds``)."""
+
+    closed_on: IsoDate
+    round: Round
+    amount: Amount
+    lead_investor_tier: Tier
+
+
+class SupportRecord(FirmRecord):
+    """A public support or technology-market event (``support_records``)."""
+
+    event_on: IsoDate
+    kind: SupportKind
+    amount: Amount | None = None
+
+
+class Application(Record):
+    """The loan applied for. ``as_of`` is the contract's ``applied_on``: features use only
+    records known strictly before it."""
+
+    loan_id: Text | None = None
+    credit_code: CreditCode | None = None
+    product: Product
+    as_of: IsoDate
+    amount: PositiveAmount
+    term_months: TermMonths
+    guarantee: Guarantee
+
+
+#: The list tables of a request, their record models, and the columns that key a record
+#: within one firm (the contract's keys without ``credit_code``, which is the firm's).
+CHILD_TABLES: dict[str, type[FirmRecord]] = {
+    "ip_assets": IpAsset,
+    "financials": Financials,
+    "staffing": Staffing,
+    "credit_events": CreditEvent,
+    "tax_ratings": TaxRating,
+    "financing_rounds": FinancingRound,
+    "support_records": SupportRecord,
+}
+RECORD_MODELS: dict[str, type[Record]] = {"firms": Firm, **CHILD_TABLES}
+UNIQUE_KEYS: dict[str, str] = {
+    "ip_assets": "ip_id",
+    "financials": "fiscal_year",
+    "staffing": "month",
+    "tax_ratings": "year",
+}
+
+
+# -- the request -----------------------------------------------------------------------------
+class ScoreRequest(BaseModel):
+    """One firm's records and its application: the body of the score endpoint.
+
+    Every table key is required; ``[]`` means the firm has no such records (a thin file).
+    Records dated on or after ``application.as_of`` are accepted (the point-in-time rule
+    ignores them); :meth:`future_records` counts them so the response can say so.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    firm: Firm
+    application: Application
+    ip_assets: list[IpAsset]
+    financials: list[Financials]
+    staffing: list[Staffing]
+    credit_events: list[CreditEvent]
+    tax_ratings: list[TaxRating]
+    financing_rounds: list[FinancingRound]
+    support_records: list[SupportRecord]
+
+    @model_validator(mode="after")
+    def _check_request(self, info: ValidationInfo) -> Self:
+        today = (info.context or {}).get("today") or china_today()
+        failures = [*self._as_of_failures(today), *self._claim_records(), *self._duplicates()]
+        if failures:
+            raise ValidationError.from_exception_data(type(self).__name__, failures)
+        return self
+
+    def records(self) -> Iterator[tuple[str, list[FirmRecord]]]:
+        """(table name, records) for every list table, in contract order."""
+        for table in CHILD_TABLES:
+            yield table, getattr(self, table)
+
+    def future_records(self) -> dict[str, int]:
+        """Per table, how many records are known only on or after ``as_of``: ignored.
+
+        Each table's known-on rule is the contract's (``features.schemas.KNOWN_ON``): a fiscal
+        year counts from its filing deadline (31 May of the next year), a staffing month from
+        the next month, an IP asset from ``filed_on``.
+        """
+        as_of = self.application.as_of
+        return {
+            table: sum(known_on(KNOWN_ON[table], record) >= as_of for record in records)
+            for table, records in self.records()
+        }
+
+    def _as_of_failures(self, today: dt.date) -> list[InitErrorDetails]:
+        as_of, founded_on = self.application.as_of, self.firm.founded_on
+        loc = ("application", "as_of")
+        if as_of > today:
+            return [
+                _failure(
+                    loc, as_of, f"must not be in the future (today is {today} in China, UTC+8)"
+                )
+            ]
+        if as_of <= founded_on:
+            return [_failure(loc, as_of, f"must be after firm.founded_on ({founded_on})")]
+        return []
+
+    def _claim_records(self) -> list[InitErrorDetails]:
+        """Give unkeyed records the firm's code; report records keyed to another firm."""
+        code = self.firm.credit_code
+        failures = []
+        for loc, record in self._keyed_records():
+            if record.credit_code is None:
+                record.credit_code = code
+            elif record.credit_code != code:
+                rule = f"must equal firm.credit_code ({code})"
+                failures.append(_failure((*loc, "credit_code"), record.credit_code, rule))
+        return failures
+
+    def _keyed_records(self) -> Iterator[tuple[tuple[str | int, ...], Application | FirmRecord]]:
+        """Every record that may carry its own ``credit_code``, with its location."""
+        yield ("application",), self.application
+        for table, records in self.records():
+            for i, record in enumerate(records):
+                yield (table, i), record
+
+    def _duplicates(self) -> list[InitErrorDetails]:
+        """Records sharing a key: the contract keeps one row per key, so which one is right?"""
+        failures = []
+        for table, column in UNIQUE_KEYS.items():
+            first: dict[object, int] = {}
+            for i, record in enumerate(getattr(self, table)):
+                key = getattr(record, column)
+                if key in first:
+                    rule = f"must be unique within {table}; also at {table}[{first[key]}]"
+                    failures.append(_failure((table, i, column), key, rule))
+                else:
+                    first[key] = i
+        return failures
+
+
+def known_on(rule: KnownOn, record: BaseModel) -> dt.date:
+    """The day ``record`` becomes known under ``rule`` (:meth:`KnownOn.dates`, for one row)."""
+    value = getattr(record, rule.column)
+    if rule.on is not None:
+        return dt.date(value + rule.years, *rule.on)
+    return _add_months(value, 12 * rule.years + rule.months)
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    """Same day ``months`` later, clipped to the month's end (as ``pd.DateOffset`` does)."""
+    if not months:
+        return day
+    year, month = divmod(day.month - 1 + months, 12)
+    year += day.year
+    last = calendar.monthrange(year, month + 1)[1]
+    return dt.date(year, month + 1, min(day.day, last))
+
+
+# -- batches ---------------------------------------------------------------------------------
+class _ItemsOfScoreRequests:
+    """``items`` as documented (a list of :class:`ScoreRequest`) and as validated (a list of
+    anything): each item is validated on its own, so one bad item cannot fail the batch."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, _source: Any, _handler: Any) -> cs.CoreSchema:
+        return cs.list_schema(cs.any_schema())
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, _schema: cs.CoreSchema, handler: Any) -> Any:
+        items = cs.list_schema(ScoreRequest.__pydantic_core_schema__, max_length=MAX_BATCH)
+        return handler(items)
+
+
+class ScoreBatchRequest(BaseModel):
+    """The body of the batch endpoint: at most ``TECHRISK_MAX_BATCH`` score requests.
+
+    Only the envelope is validated here (an object with a list of at most the limit); use
+    :func:`parse_batch` to validate the items one by one.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: Annotated[list[Any], _ItemsOfScoreRequests]
+
+    @model_validator(mode="after")
+    def _check_size(self, info: ValidationInfo) -> Self:
+        limit = (info.context or {}).get("max_batch") or MAX_BATCH
+        if len(self.items) > limit:
+            rule = f"must have at most {limit} items ({MAX_BATCH_ENV}); split the batch"
+            raise ValidationError.from_exception_data(
+                type(self).__name__, [_failure(("items",), len(self.items), rule)]
+            )
+        return self
+
+
+class ItemError(BaseModel):
+    """Why item ``index`` of a batch was not scored; fields are relative to the item."""
+
+    index: int
+    errors: list[dict[str, Any]] = Field(description="{field, value, rule} per broken rule")
+
+
+def parse_batch(
+    raw: object, *, today: dt.date | None = None, max_items: int | None = None
+) -> tuple[list[ScoreRequest | None], list[ItemError | None]]:
+    """Validate a batch body item by item: (requests, errors), aligned with ``items``.
+
+    Item i is either a request (error None) or None with its :class:`ItemError`. An invalid
+    envelope (not an object, no ``items``, too many items) raises ``ValidationError``: the
+    whole batch is then refused with a 4xx naming the limit.
+    """
+    context = {"today": today, "max_batch": max_items}
+    batch = ScoreBatchRequest.model_validate(raw, context=context)
+    requests: list[ScoreRequest | None] = []
+    errors: list[ItemError | None] = []
+    for index, item in enumerate(batch.items):
+        try:
+            requests.append(ScoreRequest.model_validate(item, context=context))
+            errors.append(None)
+        except ValidationError as exc:
+            requests.append(None)
+            errors.append(ItemError(index=index, errors=validation_errors(exc)))
+    return requests, errors
+
+
+# -- errors in words -------------------------------------------------------------------------
+#: Rules for pydantic's own error types (ours carry their rule as the message).
+_BUILT_IN_RULES = {
+    "extra_forbidden": "is not a field of this record (see features/schemas.py)",
+    "model_type": "must be a JSON object",
+    "model_attributes_type": "must be a JSON object",
+    "dict_type": "must be a JSON object",
+    "list_type": "must be a list (send [] for no records)",
+}
+
+
+def validation_errors(exc: ValidationError) -> list[dict[str, Any]]:
+    """Each error of ``exc`` as ``{"field", "value", "rule"}`` for an HTTP 4xx body.
+
+    ``field`` is a dotted path with list indices (``ip_assets[2].granted_on``; ``(body)``
+    for the body as a whole), ``value`` the offending value made JSON-safe (None when the
+    field is missing), ``rule`` the broken rule in words.
+    """
+    return [
+        {"field": _path(e["loc"]), "value": _value(e), "rule": _rule_text(e)}
+        for e in exc.errors(include_url=False)
+    ]
+
+
+def _path(loc: tuple[str | int, ...]) -> str:
+    parts = [f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc]
+    return "".join(parts).lstrip(".") or "(body)"
+
+
+def _value(error: Mapping[str, Any]) -> Any:
+    return None if error["type"] == "missing" else _jsonable(error["input"])
+
+
+def _rule_text(error: Mapping[str, Any]) -> str:
+    kind = error["type"]
+    if kind == "missing":
+        top_level_table = len(error["loc"]) == 1 and error["loc"][0] in CHILD_TABLES
+        return "missing required table (send [] for none)" if top_level_table else "is required"
+    if kind in _BUILT_IN_RULES:
+        return _BUILT_IN_RULES[kind]
+    return error["msg"].replace("Input should be", "must be").removeprefix("Value error, ")
+
+
+def _jsonable(value: object) -> Any:
+    """``value`` as JSON can carry it: ISO dates, and text for NaN/inf (not valid JSON)."""
+    plain = to_jsonable_python(value, fallback=repr)
+    if isinstance(plain, float) and not math.isfinite(plain):
+        return str(plain)
+    if isinstance(plain, list):
+        return [_jsonable(v) for v in plain]
+    if isinstance(plain, dict):
+        return {k: _jsonable(v) for k, v in plain.items()}
+    return plain
+
+
+# -- to feature-build columns ----------------------------------------------------------------
+#: Days from 0001-01-01 (``date.toordinal`` 1) to 1970-01-01, numpy's day 0.
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+_NAT = np.iinfo(np.int64).min
+
+
+def _converter(dtype: str) -> Callable[[Sequence[Any]], np.ndarray]:
+    """How a contract column of ``dtype`` becomes a numpy array (from its values)."""
+    if dtype.startswith("datetime"):
+        return _dates
+    if dtype in ("float64", "int64", "bool"):
+        return lambda values: np.array(values, dtype=dtype)  # None → NaN for float64
+    return lambda values: np.array(values, dtype=object)
+
+
+def _dates(values: Sequence[dt.date | None]) -> np.ndarray:
+    """``datetime64[D]``, None → NaT. Ordinals: 15× faster than numpy's date parsing."""
+    days = [_NAT if d is None else d.toordinal() - _EPOCH_ORDINAL for d in values]
+    return np.array(days, dtype=np.int64).view("datetime64[D]")
+
+
+#: Per table: its columns (contract order), one getter for all of them, their converters.
+_LAYOUT = {
+    table: (
+        tuple(TABLES[table].columns),
+        attrgetter(*TABLES[table].columns),
+        tuple(_converter(str(col.dtype)) for col in TABLES[table].columns.values()),
+    )
+    for table in RECORD_MODELS
+}
+
+
+def _columns(table: str, records: Sequence[Record]) -> dict[str, np.ndarray]:
+    names, get, converters = _LAYOUT[table]
+    rows = [get(record) for record in records]
+    values = zip(*rows, strict=True) if rows else [()] * len(names)
+    return {
+        name: convert(column)
+        for name, convert, column in zip(names, converters, values, strict=True)
+    }
+
+
+def to_sources(
+    request: ScoreRequest,
+) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, np.ndarray]]:
+    """The request as ``build_feature_matrix(sources, applications)`` takes it.
+
+    Sources map each contract table to column arrays (dates ``datetime64[D]``, text as object
+    arrays of str, money and counts float64 with NaN for missing, years and tiers int64,
+    flags bool); applications is the one-row application table.
+    """
+    sources = {"firms": _columns("firms", [request.firm])}
+    sources.update((table, _columns(table, records)) for table, records in request.records())
+    app = request.application
+    applications = {
+        "loan_id": np.array([app.loan_id], dtype=object),
+        "credit_code": np.array([request.firm.credit_code], dtype=object),
+        "product": np.array([app.product], dtype=object),
+        "applied_on": _dates([app.as_of]),
+        "amount": np.array([app.amount], dtype=np.float64),
+        "term_months": np.array([app.term_months], dtype=np.int64),
+        "guarantee": np.array([app.guarantee], dtype=object),
+    }
+    return sources, applications

@@ -1,0 +1,82 @@
+"""Reason codes: points that add up, families ranked both ways, a loan officer's words."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models.reasons import FeatureMeta, ReasonBuilder, format_value
+
+
+@pytest.fixture(scope="module")
+def explained(small_fit):
+    from training.run import reason_builder
+
+    data, fit = small_fit
+    X = fit.matrices["oot"][:300]
+    builder = reason_builder(data.features, fit.matrices["train"])
+    base, points = fit.model.points(fit.model.contributions(X))
+    return fit.model, builder, X, base, points
+
+
+def test_family_points_plus_base_add_up_to_the_score(explained) -> None:
+    model, builder, X, base, points = explained
+    score = model.score(X).score
+    for i in range(len(X)):
+        out = builder.explain(X[i], points[i])
+        assert base[i] + sum(out["family_points"].values()) == pytest.approx(score[i], abs=1e-8)
+
+
+def test_families_are_ranked_by_how_much_they_raise_and_lower_risk(explained) -> None:
+    _, builder, X, _, points = explained
+    for i in range(50):
+        out = builder.explain(X[i], points[i])
+        up = [r["points"] for r in out["raise_risk"]]
+        down = [r["points"] for r in out["lower_risk"]]
+        assert all(p < 0 for p in up) and up == sorted(up)
+        assert all(p > 0 for p in down) and down == sorted(down, reverse=True)
+        assert len(up) <= 5 and len(down) <= 5
+        for reason in out["raise_risk"]:
+            assert reason["zh"] and reason["en"] and reason["features"]
+            assert all(f["points"] < 0 for f in reason["features"])
+
+
+def test_reason_text_has_value_and_industry_reference() -> None:
+    builder = ReasonBuilder(
+        features=["ip_class1_valid", "firm_industry"],
+        meta={
+            "ip_class1_valid": FeatureMeta(
+                "ip", "有效发明专利", "valid invention patents", "count", (), -1
+            )
+        },
+        families={"ip": ("知识产权", "IP portfolio")},
+        references={"ip_class1_valid": {"all": 1.0, "0": 3.0}},
+        industry_feature="firm_industry",
+    )
+    out = builder.explain(np.array([0.0, 0.0]), np.array([-21.5, 0.0]))
+    reason = out["raise_risk"][0]
+    assert reason["features"][0]["zh"] == "有效发明专利 0 件（同业中位数 3 件）"
+    assert reason["features"][0]["en"] == "valid invention patents: 0 (industry median 3)"
+    assert reason["points"] == -21.5 and reason["family_en"] == "IP portfolio"
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "labels", "expected"),
+    [
+        (0.053, "ratio", (), ("5.3%", "5.3%")),
+        (1500.0, "wan", (), ("1,500 万元", "CNY 15.00m")),
+        (95.0, "days", (), ("95 天", "95 days")),
+        (2.0, "level", ("A", "B", "M"), ("B", "B")),
+        (1.0, "category", ("tdld", "xyd"), ("xyd", "xyd")),
+        (float("nan"), "count", (), ("无记录", "no record")),
+        (1.0, "flag", (), ("是", "yes")),
+    ],
+)
+def test_format_value(value, unit, labels, expected) -> None:
+    assert format_value(value, unit, labels) == expected
+
+
+def test_round_trip(explained) -> None:
+    _, builder, X, _, points = explained
+    again = ReasonBuilder.from_dict(builder.features, builder.to_dict())
+    assert again.explain(X[0], points[0]) == builder.explain(X[0], points[0])
