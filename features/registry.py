@@ -93,7 +93,7 @@ _FEATURES: tuple[Feature, ...] = (
     _f("ip_acquired_share", "ip", 1, "ratio", "受让取得专利占比", "share of patents acquired, not own R&D"),
     _f("ip_pledges_36m", "ip", 0, "count", "近36个月知识产权质押", "IP pledges in 36 months"),
     _f("ip_invention_grant_rate", "ip", -1, "ratio", "发明专利授权率", "invention grant rate"),
-    _f("ip_days_since_filing", "ip", 0, "days", "距最近一次专利申请", "days since the latest patent filing"),
+    _f("ip_days_since_filing", "ip", 1, "days", "距最近一次专利申请", "days since the latest patent filing"),
     # -- R&D and financials --------------------------------------------------------------
     _f("fin_revenue", "rd_financials", 0, "wan", "最近年度营业收入", "latest annual revenue"),
     _f("fin_revenue_growth", "rd_financials", -1, "ratio", "营业收入同比增长", "revenue growth year on year"),

@@ -23,7 +23,9 @@ import math
 import numbers
 import os
 import re
+import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -449,12 +451,25 @@ def _take_sqlite_transactions(engine: Engine) -> None:
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
-        dbapi_connection.execute("PRAGMA journal_mode=WAL")
+        _set_wal(dbapi_connection)
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         write = connection.get_execution_options().get(_WRITE, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _set_wal(dbapi_connection: Any, attempts: int = 50, pause_s: float = 0.1) -> None:
+    """Switch to WAL, retrying: SQLite answers 'database is locked' at once (without its
+    busy handler) when several processes switch a new database file at the same moment."""
+    for attempt in range(attempts):
+        try:
+            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(pause_s)
 
 
 def _ensure_sqlite_folder(url: URL) -> None:

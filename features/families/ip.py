@@ -18,6 +18,8 @@ CLASS1 = ("invention", "ic_layout")  # 科技型中小企业评价 class-I right
 CLASS2 = ("utility_model", "design", "software_copyright")
 PATENTS = ("invention", "utility_model", "design")
 FILED = ("invention", "ic_layout", "utility_model", "design", "software_copyright")
+#: "Never filed" reads as the longest gap since a filing (10 years), for the same reason.
+NO_FILING_DAYS = 3_650.0
 
 
 def _streams(ctx: BuildContext) -> dict[str, EventStream]:
@@ -72,6 +74,7 @@ def compute(ctx: BuildContext, done: dict[str, np.ndarray]) -> dict[str, np.ndar
     s = _streams(ctx)
     q = ctx.q
     filed_class1 = s["filed"].sum("class1", q)
+    days_since = q.day - s["filed"].last("day", q)
     return {
         "ip_class1_valid": valid_count(ctx, "class1"),
         "ip_utility_valid": valid_count(ctx, "utility"),
@@ -80,11 +83,26 @@ def compute(ctx: BuildContext, done: dict[str, np.ndarray]) -> dict[str, np.ndar
         "ip_trademarks": valid_count(ctx, "trademark"),
         "ip_invention_filings_24m": s["filed"].sum("class1", q, 730),
         "ip_lapsed_24m": s["lapsed"].sum("patent", q, 730),
-        "ip_lapse_ratio": ratio(s["lapsed"].sum("patent", q), s["granted"].sum("patent", q)),
-        "ip_citations_per_patent": s["cited"].mean("citations", q),
-        "ip_claims_mean": s["granted"].mean("claims", q),
-        "ip_acquired_share": s["granted"].mean("acquired", q),
+        "ip_lapse_ratio": _or_zero(
+            ratio(s["lapsed"].sum("patent", q), s["granted"].sum("patent", q))
+        ),
+        "ip_citations_per_patent": _or_zero(s["cited"].mean("citations", q)),
+        "ip_claims_mean": _or_zero(s["granted"].mean("claims", q)),
+        "ip_acquired_share": _or_zero(s["granted"].mean("acquired", q)),
         "ip_pledges_36m": s["pledged"].count(q, 1095),
-        "ip_invention_grant_rate": ratio(s["granted"].sum("class1", q), filed_class1),
-        "ip_days_since_filing": q.day - s["filed"].last("day", q),
+        "ip_invention_grant_rate": _or_zero(ratio(s["granted"].sum("class1", q), filed_class1)),
+        "ip_days_since_filing": np.fmin(
+            np.nan_to_num(days_since, nan=NO_FILING_DAYS), NO_FILING_DAYS
+        ),
     }
+
+
+def _or_zero(values: np.ndarray) -> np.ndarray:
+    """A portfolio ratio of an empty portfolio is 0, not missing.
+
+    The IP table is complete by contract (no rows = no rights), so 'no patents' is known,
+    and reading it as 0 keeps the monotone constraints in force: a firm's first patent must
+    move its features along their directions, never from NaN (which a constraint cannot
+    order) to a value.
+    """
+    return np.nan_to_num(values, nan=0.0)
