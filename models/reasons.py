@@ -64,7 +64,12 @@ def format_value(value: float, unit: str, labels: Sequence[str] = ()) -> tuple[s
         return text, text
     if unit == "wan":
         return f"{value:,.0f} 万元", f"CNY {value / 100:,.2f}m"
-    number = f"{value:,.0f}" if unit in ("days", "people") else f"{value:,.4g}"
+    if unit in ("days", "people", "months"):
+        number = f"{value:,.0f}"
+    elif unit == "years":
+        number = f"{value:,.1f}"
+    else:
+        number = f"{value:,.4g}"
     zh = f"{number} {_ZH_UNIT[unit]}" if unit in _ZH_UNIT else number
     en = (
         f"{number} {unit}"

@@ -96,6 +96,33 @@ def input_sha256(payload: object) -> str:
     return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
 
 
+class _CanonicalDict(dict):
+    """A JSON object that remembers its canonical text, so it is serialised only once.
+
+    A copy (``copy.deepcopy`` builds it empty, then fills it) has no text and is serialised
+    afresh.
+    """
+
+    def __init__(self, value: Any = (), text: str | None = None) -> None:
+        super().__init__(value)
+        self.text = text
+
+
+class _CanonicalList(list):
+    """A JSON array that remembers its canonical text, so it is serialised only once."""
+
+    def __init__(self, value: Any = (), text: str | None = None) -> None:
+        super().__init__(value)
+        self.text = text
+
+
+def _serialize(value: object) -> str:
+    """The engine's JSON serializer: reuse a record's canonical text when it has one."""
+    if isinstance(value, _CanonicalDict | _CanonicalList) and value.text is not None:
+        return value.text
+    return canonical_json(value)
+
+
 class _NotCanonical(ValueError):
     """A value without a canonical JSON form; ``path`` is filled in on the way up."""
 
@@ -111,7 +138,16 @@ class _NotCanonical(ValueError):
 
 def _plain(value: object) -> object:
     """``value`` as plain JSON types, with the canonical number and date forms."""
-    if value is None or isinstance(value, bool | str):
+    kind = type(value)  # exact-type fast path: a request holds thousands of plain values
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is float:
+        return _plain_float(value)
+    if kind is dict:
+        return _plain_mapping(value)
+    if kind is list:
+        return _plain_list(value)
+    if isinstance(value, bool | str):
         return value
     if isinstance(value, numbers.Integral):
         return int(value)
@@ -197,13 +233,14 @@ class DecisionRecord:
             f"must be the SHA-256 of the canonical input ({digest})",
             self.input_sha256,
         )
+        reasons_text = canonical_json(self.reasons)
         normalised = {
             "created_at": self.created_at.astimezone(dt.UTC),
             "pd": float(self.pd),
             "score": float(self.score),
             "grade": int(self.grade),
-            "reasons": json.loads(canonical_json(self.reasons)),
-            "input": json.loads(input_text),
+            "reasons": _CanonicalList(json.loads(reasons_text), reasons_text),
+            "input": _CanonicalDict(json.loads(input_text), input_text),
             "input_sha256": digest,
         }
         for name, value in normalised.items():
@@ -404,7 +441,9 @@ class AuditStore:
         self._engine.dispose()
 
     def _insert(self, batch: Sequence[DecisionRecord], action: str) -> None:
-        rows = [dataclasses.asdict(decision) for decision in batch]
+        # Shallow: dataclasses.asdict would deep-copy every request's input.
+        fields = [f.name for f in dataclasses.fields(DecisionRecord)]
+        rows = [{name: getattr(decision, name) for name in fields} for decision in batch]
         with self._unavailable(action), self._writer.begin() as connection:
             connection.execute(sa.insert(decisions), rows)
 
@@ -428,7 +467,7 @@ def _reason(exc: BaseException) -> str:
 
 def _create_engine(url: URL) -> Engine:
     """A pooled engine writing canonical JSON; SQLite tuned for concurrent writers."""
-    options: dict[str, Any] = {"pool_pre_ping": True, "json_serializer": canonical_json}
+    options: dict[str, Any] = {"pool_pre_ping": True, "json_serializer": _serialize}
     backend = url.get_backend_name()
     if backend == "sqlite":
         engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}, **options)
