@@ -8,6 +8,8 @@ from there, with the registry name, version and alias it had, kept in the model'
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -17,9 +19,13 @@ from models.pd_model import PDModel
 from serving import settings
 from serving.scoring import ModelHandle
 
+#: Set while building a Bento, so the service class references the stored model.
+PACKAGING_FLAG = "TECHRISK_PACKAGING"
+
 
 def from_registry(uri: str | None = None) -> ModelHandle:
     uri = uri or settings.model_uri()
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     mlflow.set_tracking_uri(settings.tracking_uri())
     name, version, alias = settings.parse_registry_uri(uri)
     if version is None:
@@ -55,7 +61,8 @@ def import_into_bentoml(uri: str | None = None) -> Any:
 def from_bento_store(ref: Any) -> ModelHandle:
     import bentoml
 
-    stored = ref.stored if hasattr(ref, "stored") else bentoml.models.get(ref)
+    # Inside a running service BentoML has already resolved the class-scope reference.
+    stored = ref if isinstance(ref, bentoml.Model) else bentoml.models.get(ref.tag)
     meta = stored.info.metadata
     pyfunc = bentoml.mlflow.load_model(stored)
     return ModelHandle(
@@ -65,3 +72,16 @@ def from_bento_store(ref: Any) -> ModelHandle:
         alias=meta.get("registry_alias") or None,
         uri=f"bento:{stored.tag}",
     )
+
+
+def build_bento(project_dir: str = ".", uri: str | None = None) -> Any:
+    """Import the registered model, then ``bentoml build`` from ``bentofile.yaml``.
+
+    The Bento then carries the model, so it serves without access to the MLflow registry.
+    """
+    import bentoml
+
+    import_into_bentoml(uri)
+    os.environ[PACKAGING_FLAG] = "1"
+    bentofile = str(Path(project_dir) / "bentofile.yaml")
+    return bentoml.bentos.build_bentofile(bentofile, build_ctx=str(project_dir))

@@ -27,6 +27,10 @@ log = logging.getLogger("techrisk.service")
 #: A built Bento carries its model in BentoML's store; its layout puts bento.yaml two levels
 #: above this file (``<bento>/src/serving/service.py``).
 IN_BENTO = (Path(__file__).resolve().parents[2] / "bento.yaml").exists()
+#: Reference the stored model only where it exists: inside a Bento, and while building one
+#: (``model_source.build_bento`` sets the flag). ``bentoml serve`` from the source tree
+#: resolves every class-scope model at start, and there the model lives in MLflow.
+PACKAGED = IN_BENTO or os.environ.get(model_source.PACKAGING_FLAG) == "1"
 
 
 class ScoreBody(BaseModel):
@@ -81,8 +85,8 @@ def _unavailable(ctx: bentoml.Context, exc: AuditUnavailable) -> dict[str, Any]:
     traffic={"timeout": 120},
 )
 class TechRiskService:
-    #: The packaged model (resolved only inside a built Bento; see ``model_source``).
-    bento_model = bentoml.models.BentoModel(f"{settings.BENTO_MODEL_NAME}:latest")
+    if PACKAGED:
+        bento_model = bentoml.models.BentoModel(f"{settings.BENTO_MODEL_NAME}:latest")
 
     def __init__(self) -> None:
         handle = (
@@ -143,4 +147,3 @@ class TechRiskService:
 def _present(body: dict[str, Any]) -> dict[str, Any]:
     """The fields that were sent: an absent table is reported as missing, not as empty."""
     return {k: v for k, v in body.items() if v is not None}
-

@@ -140,6 +140,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--firms", type=int, default=100_000)
     demo.add_argument("--seed", type=int, default=0)
 
+    sub.add_parser(
+        "bento", help="import the registered model into BentoML and build a self-contained Bento"
+    )
+
     from serving.audit_cli import add_audit_commands, run_audit
 
     add_audit_commands(sub)
@@ -154,6 +158,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             _features(args.market, args.out)
         elif args.command == "train":
             _train(args.config, args.table, args.valid_start, args.oot_start)
+        elif args.command == "bento":
+            from serving.model_source import build_bento
+
+            bento = build_bento()
+            console.print(f"Built {bento.tag}: serve it with .venv/bin/bentoml serve {bento.tag}")
         elif args.command == "audit":
             run_audit(args)
         elif args.command == "demo":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +18,46 @@ settings.register_profile("techrisk", derandomize=True, deadline=None)
 settings.load_profile("techrisk")
 
 SMALL_FIRMS = 15_000
+#: A quick fit for tests that need a registered model, not a good one.
+QUICK_SPEC = dict(num_boost_round=150, early_stopping_rounds=30)
+
+
+@pytest.fixture(scope="session")
+def registry(small_config, tmp_path_factory) -> dict[str, str]:
+    """Env of an MLflow store holding ``techrisk-pd@champion`` trained on the small market."""
+    from training.run import train
+
+    tmp = tmp_path_factory.mktemp("registry")
+    env = {
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp / 'mlflow.db'}",
+        "TECHRISK_ARTIFACT_DIR": str(tmp / "artifacts"),
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        from models.spec import LGBMSpec
+
+        train(small_config, LGBMSpec(**QUICK_SPEC))
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return env
+
+
+@pytest.fixture(scope="session")
+def sample_requests(small_market) -> list[dict]:
+    """JSON bodies for the newest applications of the small market (one per firm)."""
+    from serving.examples import request_from_frames
+
+    apps = (
+        small_market["applications"]
+        .sort_values("applied_on")
+        .drop_duplicates("credit_code", keep="last")
+    )
+    return [request_from_frames(small_market, row) for _, row in apps.tail(40).iterrows()]
 
 
 @pytest.fixture(scope="session")

@@ -69,10 +69,17 @@ def test_negative_slope_is_refused() -> None:
 
 def test_stored_negative_slope_is_refused() -> None:
     with pytest.raises(ValueError, match=r"calibration slope must be > 0; got -1\.0"):
-        PlattCalibrator.from_dict({
-            "kind": "PlattCalibrator", "format": 1, "params": {"max_iter": 100, "tol": 1e-10},
-            "slope": -1.0, "intercept": 0.0, "n_samples": 10, "n_iter": 3,
-        })
+        PlattCalibrator.from_dict(
+            {
+                "kind": "PlattCalibrator",
+                "format": 1,
+                "params": {"max_iter": 100, "tol": 1e-10},
+                "slope": -1.0,
+                "intercept": 0.0,
+                "n_samples": 10,
+                "n_iter": 3,
+            }
+        )
 
 
 def test_perfect_separation_is_refused() -> None:
@@ -93,10 +100,17 @@ def test_predict_is_the_logistic_map_and_monotone() -> None:
 
 
 def test_extreme_margins_do_not_overflow() -> None:
-    cal = PlattCalibrator.from_dict({
-        "kind": "PlattCalibrator", "format": 1, "params": {"max_iter": 100, "tol": 1e-10},
-        "slope": 1.0, "intercept": 0.0, "n_samples": 10, "n_iter": 3,
-    })
+    cal = PlattCalibrator.from_dict(
+        {
+            "kind": "PlattCalibrator",
+            "format": 1,
+            "params": {"max_iter": 100, "tol": 1e-10},
+            "slope": 1.0,
+            "intercept": 0.0,
+            "n_samples": 10,
+            "n_iter": 3,
+        }
+    )
     with np.errstate(over="raise", invalid="raise", divide="raise"):
         out = cal.predict_pd([-1000.0, 1000.0])
     assert out[0] == 0.0

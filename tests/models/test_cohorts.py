@@ -53,8 +53,7 @@ def _one(cohorts: PeerCohorts, industry: str, size: str, age: str, pd_: float):
 
 def test_percentile_golden(cohorts: PeerCohorts) -> None:
     # Sketch q[k] = k / 1000. PD 0.025 -> j = 25, F = 25/100 -> safer than 75 %.
-    assert _one(cohorts, "software", "small", "2-5", 0.025) == (pytest.approx(75.0, rel=1e-6),
-                                                                 FULL)
+    assert _one(cohorts, "software", "small", "2-5", 0.025) == (pytest.approx(75.0, rel=1e-6), FULL)
     # PD 0.0255 -> j = 25, frac = 0.5, F = 25.5/100 -> 74.5 %.
     assert _one(cohorts, "software", "small", "2-5", 0.0255)[0] == pytest.approx(74.5, rel=1e-6)
     # Below / at the minimum -> 100; at / above the maximum -> 0.
@@ -83,8 +82,9 @@ def test_fallback_uses_the_coarser_population(cohorts: PeerCohorts) -> None:
 def test_ties_do_not_count_as_higher() -> None:
     # 60 firms at 0.02, 40 at 0.05: a firm at 0.02 is safer than exactly 40 % (ties are
     # not "higher"); the 101-point sketch gives 41 % (j = 59, F = 0.59), within one point.
-    keys = pd.DataFrame({"industry": ["ai"] * 100, "size_band": ["small"] * 100,
-                         "age_band": ["2-5"] * 100})
+    keys = pd.DataFrame(
+        {"industry": ["ai"] * 100, "size_band": ["small"] * 100, "age_band": ["2-5"] * 100}
+    )
     c = PeerCohorts(min_size=30).fit(keys, np.r_[np.full(60, 0.02), np.full(40, 0.05)])
     assert _one(c, "ai", "small", "2-5", 0.02)[0] == pytest.approx(41.0, rel=1e-6)
     assert _one(c, "ai", "small", "2-5", 0.05)[0] == 0.0
@@ -105,9 +105,13 @@ def test_key_formats_agree(cohorts: PeerCohorts) -> None:
 
 
 def test_missing_keys_are_unknown_cohort() -> None:
-    keys = pd.DataFrame({"industry": [None] * 40 + ["ai"] * 40,
-                         "size_band": [np.nan] * 40 + ["small"] * 40,
-                         "age_band": ["unknown"] * 40 + ["2-5"] * 40})
+    keys = pd.DataFrame(
+        {
+            "industry": [None] * 40 + ["ai"] * 40,
+            "size_band": [np.nan] * 40 + ["small"] * 40,
+            "age_band": ["unknown"] * 40 + ["2-5"] * 40,
+        }
+    )
     c = PeerCohorts(min_size=30).fit(keys, np.r_[np.full(40, 0.2), np.full(40, 0.01)])
     assert ("industry+size_band+age_band", "unknown", "unknown", "unknown") in c.cohort_keys_
     pct, level = _one(c, None, float("nan"), "unknown", 0.1)  # type: ignore[arg-type]
@@ -126,9 +130,13 @@ def test_round_trip_is_identical(cohorts: PeerCohorts) -> None:
 def test_large_batch_matches_row_by_row(cohorts: PeerCohorts) -> None:
     # The batch path gathers sketches in chunks; it must agree with one-row calls.
     rng = np.random.default_rng(0)
-    keys = pd.DataFrame({"industry": rng.choice(["software", "biotech", "x"], 40_000),
-                         "size_band": rng.choice(["small", "micro"], 40_000),
-                         "age_band": rng.choice(["2-5", "<2"], 40_000)})
+    keys = pd.DataFrame(
+        {
+            "industry": rng.choice(["software", "biotech", "x"], 40_000),
+            "size_band": rng.choice(["small", "micro"], 40_000),
+            "age_band": rng.choice(["2-5", "<2"], 40_000),
+        }
+    )
     pd_ = rng.uniform(0, 0.4, 40_000)
     batch = cohorts.percentile(keys, pd_)
     for i in rng.choice(40_000, 50, replace=False):
@@ -178,14 +186,33 @@ def test_size_band_boundaries() -> None:
     revenue = [nan, 10_000, 300, 299, 10_000, nan, 2_000, 40_000, 39_999, nan, 1e6, 1e6]
     employees = [nan, 19, 20, 500, 99, 100, 300, 300, 1_000, 300, nan, 5]
     assert list(size_band(revenue, employees)) == [
-        "unknown", "micro", "small", "micro", "small", "medium",
-        "medium", "large", "medium", "large", "large", "micro",
+        "unknown",
+        "micro",
+        "small",
+        "micro",
+        "small",
+        "medium",
+        "medium",
+        "large",
+        "medium",
+        "large",
+        "large",
+        "micro",
     ]
 
 
 def test_age_band_boundaries() -> None:
     ages = [0.0, 1.999, 2.0, 4.99, 5.0, 9.99, 10.0, 30.0, np.nan]
-    assert list(age_band(ages)) == ["<2", "<2", "2-5", "2-5", "5-10", "5-10", ">=10", ">=10",
-                                    "unknown"]
+    assert list(age_band(ages)) == [
+        "<2",
+        "<2",
+        "2-5",
+        "2-5",
+        "5-10",
+        "5-10",
+        ">=10",
+        ">=10",
+        "unknown",
+    ]
     with pytest.raises(ValueError, match=r"age_years must be >= 0; got -1\.0"):
         age_band([3.0, -1.0])

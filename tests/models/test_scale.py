@@ -83,8 +83,9 @@ def test_score_from_logit_matches_score() -> None:
     with np.errstate(divide="ignore"):
         logits = np.log(pds) - np.log1p(-pds)
     np.testing.assert_allclose(s.score_from_logit(logits), s.score(pds), rtol=1e-9)
-    np.testing.assert_allclose(s.logit_from_score(s.score_from_logit(logits[2:-2])),
-                               logits[2:-2], rtol=1e-9)
+    np.testing.assert_allclose(
+        s.logit_from_score(s.score_from_logit(logits[2:-2])), logits[2:-2], rtol=1e-9
+    )
 
 
 def test_pd_is_clipped_so_the_score_is_finite() -> None:
@@ -198,7 +199,13 @@ def test_decision_boundaries() -> None:
     up = np.nextafter
     pds = [0.0, 0.03, up(0.03, 1), 0.08, up(0.08, 1), 1.0]
     assert list(pol.decide(pds, "xyd")) == [
-        "approve", "approve", "review", "review", "decline", "decline"]
+        "approve",
+        "approve",
+        "review",
+        "review",
+        "decline",
+        "decline",
+    ]
     pds = [0.04, up(0.04, 1), 0.12, up(0.12, 1)]
     assert list(pol.decide(pds, "tdld")) == ["approve", "review", "review", "decline"]
     assert pol.decide(0.05, "xyd") == "review"
@@ -220,12 +227,18 @@ def test_unknown_product_is_named() -> None:
 @pytest.mark.parametrize(
     ("cutoffs", "message"),
     [
-        ({"xyd": {"approve_max": 0.09, "decline_min": 0.08}},
-         "approve_max must be < decline_min; got approve_max=0.09, decline_min=0.08"),
-        ({"xyd": {"approve_max": 0.0, "decline_min": 0.08}},
-         r"\['approve_max'\] is a probability and must be in \(0, 1\); got 0.0"),
-        ({"xyd": {"approve_max": 0.03, "decline_min": 1.5}},
-         r"\['decline_min'\] is a probability and must be in \(0, 1\); got 1.5"),
+        (
+            {"xyd": {"approve_max": 0.09, "decline_min": 0.08}},
+            "approve_max must be < decline_min; got approve_max=0.09, decline_min=0.08",
+        ),
+        (
+            {"xyd": {"approve_max": 0.0, "decline_min": 0.08}},
+            r"\['approve_max'\] is a probability and must be in \(0, 1\); got 0.0",
+        ),
+        (
+            {"xyd": {"approve_max": 0.03, "decline_min": 1.5}},
+            r"\['decline_min'\] is a probability and must be in \(0, 1\); got 1.5",
+        ),
         ({"xyd": {"approve_max": 0.03}}, "must have exactly the keys"),
     ],
 )
@@ -273,26 +286,46 @@ def test_higher_margin_never_scores_better(m1: float, m2: float) -> None:
 
 # ---------------------------------------------------------------- round trip
 _CALIBRATOR = {
-    "kind": "PlattCalibrator", "format": 1, "params": {"max_iter": 100, "tol": 1e-10},
-    "slope": 0.8731, "intercept": -0.377, "n_samples": 5000, "n_iter": 6,
+    "kind": "PlattCalibrator",
+    "format": 1,
+    "params": {"max_iter": 100, "tol": 1e-10},
+    "slope": 0.8731,
+    "intercept": -0.377,
+    "n_samples": 5000,
+    "n_iter": 6,
 }
 
 
 def _score_all(cal, scale, master, policy, margin, products):
     logit = cal.predict_logit(margin)
     pd_ = cal.predict_pd(margin)
-    return (pd_, scale.score_from_logit(logit), scale.score(pd_), master.grade(pd_),
-            policy.decide(pd_, products))
+    return (
+        pd_,
+        scale.score_from_logit(logit),
+        scale.score(pd_),
+        master.grade(pd_),
+        policy.decide(pd_, products),
+    )
 
 
 def test_reloaded_scale_scores_identically() -> None:
     cal = PlattCalibrator.from_dict(_CALIBRATOR)
     scale = ScoreScale(base_score=612.5, base_odds=37.0, pdo=33.3)
     master = MasterScale((0.001, 0.007, 0.013, 0.021, 0.033, 0.05, 0.07, 0.11, 0.19, 1.0))
-    policy = DecisionPolicy({"tdld": {"approve_max": 0.05, "decline_min": 0.11},
-                             "xyd": {"approve_max": 0.021, "decline_min": 0.07}})
-    stored = json.dumps({"calibrator": cal.to_dict(), "scale": scale.to_dict(),
-                         "master": master.to_dict(), "policy": policy.to_dict()})
+    policy = DecisionPolicy(
+        {
+            "tdld": {"approve_max": 0.05, "decline_min": 0.11},
+            "xyd": {"approve_max": 0.021, "decline_min": 0.07},
+        }
+    )
+    stored = json.dumps(
+        {
+            "calibrator": cal.to_dict(),
+            "scale": scale.to_dict(),
+            "master": master.to_dict(),
+            "policy": policy.to_dict(),
+        }
+    )
     back = json.loads(stored)
     cal2 = PlattCalibrator.from_dict(back["calibrator"])
     scale2 = ScoreScale.from_dict(back["scale"])
@@ -303,9 +336,11 @@ def test_reloaded_scale_scores_identically() -> None:
     rng = np.random.default_rng(3)
     margin = rng.normal(-3.5, 1.8, size=2000)
     products = rng.choice(["tdld", "xyd"], size=margin.size)
-    for before, after in zip(_score_all(cal, scale, master, policy, margin, products),
-                             _score_all(cal2, scale2, master2, policy2, margin, products),
-                             strict=True):
+    for before, after in zip(
+        _score_all(cal, scale, master, policy, margin, products),
+        _score_all(cal2, scale2, master2, policy2, margin, products),
+        strict=True,
+    ):
         np.testing.assert_array_equal(before, after)  # identical, not approximately
 
 
@@ -327,8 +362,9 @@ def test_from_dict_rejects_wrong_kind() -> None:
 
 
 def test_defaults_are_documented_values() -> None:
-    assert DEFAULT_PD_UPPER_BOUNDS == (0.005, 0.01, 0.015, 0.02, 0.03, 0.04, 0.06, 0.08,
-                                       0.12, 1.0)
-    assert DecisionPolicy().cutoffs == {"tdld": {"approve_max": 0.04, "decline_min": 0.12},
-                                        "xyd": {"approve_max": 0.03, "decline_min": 0.08}}
+    assert DEFAULT_PD_UPPER_BOUNDS == (0.005, 0.01, 0.015, 0.02, 0.03, 0.04, 0.06, 0.08, 0.12, 1.0)
+    assert DecisionPolicy().cutoffs == {
+        "tdld": {"approve_max": 0.04, "decline_min": 0.12},
+        "xyd": {"approve_max": 0.03, "decline_min": 0.08},
+    }
     assert math.isclose(ScoreScale().pd_from_score(600), 1 / 51)

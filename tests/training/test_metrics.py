@@ -100,8 +100,9 @@ def test_ece_checks_bins() -> None:
 
 
 def test_grade_default_rates_golden() -> None:
-    table = grade_default_rates([2, 1, 1, 2, 2, 3], [1, 0, 0, 0, 0, 1],
-                                pd=[0.2, 0.01, 0.02, 0.1, 0.3, 0.9])
+    table = grade_default_rates(
+        [2, 1, 1, 2, 2, 3], [1, 0, 0, 0, 0, 1], pd=[0.2, 0.01, 0.02, 0.1, 0.3, 0.9]
+    )
     assert list(table.columns) == ["grade", "n", "defaults", "default_rate", "pd_mean"]
     assert table["grade"].tolist() == [1, 2, 3]
     assert table["n"].tolist() == [2, 3, 1]

@@ -1,0 +1,66 @@
+"""Start and stop a real ``bentoml serve`` on 127.0.0.1 and a free port, for tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+BENTOML = Path(sys.executable).with_name("bentoml")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def bentoml_serve(target: str, env: Mapping[str, str], cwd: Path) -> Iterator[str]:
+    """Serve ``target`` (a service path or a Bento tag); yield its base URL once ready."""
+    port = free_port()
+    process = subprocess.Popen(
+        [str(BENTOML), "serve", target, "--host", "127.0.0.1", "--port", str(port)],
+        cwd=cwd,
+        env=dict(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(process.stdout.read().decode(errors="replace")[-3000:])
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"bentoml serve {target} was not ready within 120 s")
+            time.sleep(0.5)
+        yield base
+    finally:
+        stop(process)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM the server's process group (BentoML forks workers), SIGKILL if it lingers."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()

@@ -1,0 +1,53 @@
+"""``techrisk bento`` builds a self-contained Bento that carries the registered model."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import yaml
+
+from tests.servers import bentoml_serve
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_bento_build_packs_the_registered_model_and_serves_without_mlflow(
+    registry, tmp_path, sample_requests
+) -> None:
+    env = {**os.environ, **registry, "BENTOML_HOME": str(tmp_path / "bentoml")}
+    env.pop("TECHRISK_MODEL_URI", None)
+    subprocess.run(
+        [sys.executable, "-m", "techrisk.cli", "bento"],
+        cwd=REPO,
+        env=env,
+        check=True,
+        timeout=600,
+        capture_output=True,
+    )
+    bentos = list((tmp_path / "bentoml" / "bentos" / "techrisk").glob("*/bento.yaml"))
+    assert len(bentos) == 1
+    info = yaml.safe_load(bentos[0].read_text())
+    assert info["service"] == "serving.service:TechRiskService"
+    models = [m["tag"].split(":")[0] for svc in info["services"] for m in svc["models"]]
+    assert models == ["techrisk-pd"]
+    src = bentos[0].parent / "src"
+    for module in ("serving/service.py", "features/build.py", "models/pd_model.py"):
+        assert (src / module).exists(), module
+    stored = list((tmp_path / "bentoml" / "models" / "techrisk-pd").glob("*/model.yaml"))
+    meta = yaml.safe_load(stored[0].read_text())["metadata"]
+    assert meta["registry_name"] == "techrisk-pd" and meta["registry_alias"] == "champion"
+
+    # The Bento serves with no MLflow store in reach: the model comes from the Bento.
+    serve_env = {
+        **env,
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'no-such-dir' / 'mlflow.db'}",
+        "TECHRISK_DATABASE_URL": f"sqlite:///{tmp_path / 'audit.db'}",
+    }
+    with bentoml_serve("techrisk:latest", serve_env, tmp_path) as base:
+        out = httpx.post(f"{base}/score", json=sample_requests[0], timeout=60).json()
+    assert out["model"]["name"] == "techrisk-pd" and out["model"]["uri"].startswith("bento:")
+    assert 0 < out["pd"] < 1
