@@ -14,6 +14,8 @@ from rich.table import Table
 from techrisk import settings
 
 console = Console()
+#: One synthetic firm's score request, shipped in the repo for the README's curl example.
+EXAMPLE_REQUEST = Path("examples/score_request.json")
 
 
 def _generate(firms: int, seed: int, out: Path) -> None:
@@ -110,6 +112,33 @@ def _train(
     console.print(f"Look at it: .venv/bin/mlflow ui --backend-store-uri {tracking_uri()}")
 
 
+def _serve(port: int, example: Path) -> int:
+    """``bentoml serve`` in the foreground on 127.0.0.1, after saying how to call it."""
+    import subprocess
+
+    from serving.audit import AuditStore
+
+    AuditStore().create_schema()
+    url = f"http://127.0.0.1:{port}"
+    console.print(f"Serving techrisk at [bold]{url}[/bold] (OpenAPI page: {url}/docs)")
+    console.print(
+        f"Score one synthetic firm:\n  curl -s -X POST {url}/score "
+        f"-H 'content-type: application/json' -d @{example}"
+    )
+    console.print("Decisions on record: .venv/bin/techrisk audit list")
+    bentoml = Path(sys.executable).with_name("bentoml")
+    command = [
+        str(bentoml),
+        "serve",
+        "serving.service:TechRiskService",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    return subprocess.call(command)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="techrisk", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -134,11 +163,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     tr.add_argument("--valid-start", help="ISO date; default: 70 %% quantile of as-of dates")
     tr.add_argument("--oot-start", help="ISO date; default: 85 %% quantile of as-of dates")
 
+    srv = sub.add_parser("serve", help="serve the @champion model with BentoML on 127.0.0.1")
+    srv.add_argument("--port", type=int, default=3000)
+    srv.add_argument("--example", type=Path, default=EXAMPLE_REQUEST)
+
     demo = sub.add_parser(
-        "demo", help="the main job on embedded defaults: generate → features → train"
+        "demo", help="the main job on embedded defaults: generate → features → train → serve"
     )
     demo.add_argument("--firms", type=int, default=100_000)
     demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--port", type=int, default=3000)
 
     sub.add_parser(
         "bento", help="import the registered model into BentoML and build a self-contained Bento"
@@ -169,6 +203,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             _generate(args.firms, args.seed, settings.MARKET_DIR)
             _features(settings.MARKET_DIR, settings.FEATURE_TABLE)
             _train(None, settings.FEATURE_TABLE, None, None)
+            return _serve(args.port, EXAMPLE_REQUEST)
+        elif args.command == "serve":
+            return _serve(args.port, args.example)
     except TechriskError as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2

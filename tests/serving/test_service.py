@@ -224,3 +224,12 @@ def test_parallel_requests_make_exactly_as_many_audit_rows(
             with engine.begin() as conn:
                 conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
             engine.dispose()
+
+
+def test_shipped_example_request_is_valid() -> None:
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "examples" / "score_request.json"
+    request = ScoreRequest.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    assert request.firm.credit_code and request.application.product in ("tdld", "xyd")
