@@ -8,6 +8,7 @@ path that every live request pays.
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -108,8 +109,6 @@ def bench_single_firm(sources: dict[str, pd.DataFrame], n: int, seed: int) -> li
 
 def bench_training(sources: dict[str, pd.DataFrame], tmp: Path, truth: pd.DataFrame) -> list[tuple]:
     """``techrisk train`` end to end beside a bare LightGBM fit on the same training matrix."""
-    import os
-
     import lightgbm as lgb
 
     from features.build import build_feature_table
@@ -163,6 +162,8 @@ def main() -> None:
     parser.add_argument("--single-firm-requests", type=int, default=1_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-training", action="store_true")
+    parser.add_argument("--skip-serving", action="store_true")
+    parser.add_argument("--serving-requests", type=int, default=1_000)
     args = parser.parse_args()
 
     rows: list[tuple] = []
@@ -193,6 +194,11 @@ def main() -> None:
         rows += bench_single_firm(sources, args.single_firm_requests, args.seed)
         if not args.skip_training:
             rows += bench_training(sources, Path(tmp), tables["truth"])
+            if not args.skip_serving:
+                from benchmarks.serving_bench import bench_serving
+
+                env = {k: os.environ[k] for k in ("MLFLOW_TRACKING_URI", "TECHRISK_ARTIFACT_DIR")}
+                rows += bench_serving(sources, env, Path(tmp), args.serving_requests)
 
     table = Table(title="techrisk benchmarks: ours beside a baseline of the same run")
     for col in ("measure", "ours", "baseline (same run)", "ratio"):

@@ -38,17 +38,22 @@ class PDPyfunc(mlflow.pyfunc.PythonModel):
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
-        return predict_frame(self.model, model_input)
+        contributions = (params or {}).get("contributions", True)
+        return predict_frame(self.model, model_input, contributions=contributions)
 
 
-def predict_frame(model: PDModel, frame: pd.DataFrame) -> pd.DataFrame:
+def predict_frame(model: PDModel, frame: pd.DataFrame, contributions: bool = True) -> pd.DataFrame:
+    """PD, score, grade and margin per row, plus the TreeSHAP columns unless switched off
+    (``params={"contributions": False}`` when only the PD is wanted)."""
     X = model.encode(frame)
     scores = model.score(X)
-    contrib = model.contributions(X)
     out = pd.DataFrame(
         {"pd": scores.pd, "score": scores.score, "grade": scores.grade, "margin": scores.margin},
         index=frame.index,
     )
+    if not contributions:
+        return out
+    contrib = model.contributions(X)
     names = [CONTRIB_PREFIX + f for f in model.features] + [CONTRIB_PREFIX + "bias"]
     return pd.concat([out, pd.DataFrame(contrib, columns=names, index=frame.index)], axis=1)
 
@@ -75,7 +80,9 @@ def log_pd_model(
             # The grade is an integer and never missing; MLflow's hint about integer
             # columns that could hold missing values does not apply.
             warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
-            signature = infer_signature(example, predict_frame(model, example))
+            signature = infer_signature(
+                example, predict_frame(model, example), params={"contributions": True}
+            )
         return mlflow.pyfunc.log_model(
             name="model",
             python_model=str(Path(__file__).with_name("pyfunc_entry.py")),

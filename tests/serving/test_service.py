@@ -233,3 +233,15 @@ def test_shipped_example_request_is_valid() -> None:
     path = Path(__file__).resolve().parents[2] / "examples" / "score_request.json"
     request = ScoreRequest.model_validate(json.loads(path.read_text(encoding="utf-8")))
     assert request.firm.credit_code and request.application.product in ("tdld", "xyd")
+
+
+def test_service_class_in_process(service_env, sample_requests) -> None:
+    """The first of the three tiers: the class itself, no HTTP."""
+    from serving.service import TechRiskService
+
+    store = AuditStore(service_env)
+    store.create_schema()
+    svc = TechRiskService()
+    assert svc.metadata()["model"]["alias"] == "champion"
+    out = svc.scorer.score(ScoreRequest.model_validate(sample_requests[9]))
+    assert store.get(out["request_id"]).pd == out["pd"]
