@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +20,31 @@ settings.register_profile("techrisk", derandomize=True, deadline=None)
 settings.load_profile("techrisk")
 
 SMALL_FIRMS = 15_000
+
+
+def mlflow_env(folder: Path) -> dict[str, str]:
+    """A throw-away MLflow store (SQLite) and artifact folder under ``folder``."""
+    return {
+        "MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}",
+        "TECHRISK_ARTIFACT_DIR": str(folder / "artifacts"),
+    }
+
+
+@contextmanager
+def environment(env: dict[str, str]) -> Iterator[None]:
+    """Set variables for a session-scoped fixture (monkeypatch is function-scoped)."""
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 #: A quick fit for tests that need a registered model, not a good one.
 QUICK_SPEC = dict(num_boost_round=150, early_stopping_rounds=30)
 
@@ -25,25 +52,12 @@ QUICK_SPEC = dict(num_boost_round=150, early_stopping_rounds=30)
 @pytest.fixture(scope="session")
 def registry(small_config, tmp_path_factory) -> dict[str, str]:
     """Env of an MLflow store holding ``techrisk-pd@champion`` trained on the small market."""
+    from models.spec import LGBMSpec
     from training.run import train
 
-    tmp = tmp_path_factory.mktemp("registry")
-    env = {
-        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp / 'mlflow.db'}",
-        "TECHRISK_ARTIFACT_DIR": str(tmp / "artifacts"),
-    }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        from models.spec import LGBMSpec
-
+    env = mlflow_env(tmp_path_factory.mktemp("registry"))
+    with environment(env):
         train(small_config, LGBMSpec(**QUICK_SPEC))
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     return env
 
 

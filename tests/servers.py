@@ -7,10 +7,12 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -25,33 +27,43 @@ def free_port() -> int:
 
 @contextmanager
 def bentoml_serve(target: str, env: Mapping[str, str], cwd: Path) -> Iterator[str]:
-    """Serve ``target`` (a service path or a Bento tag); yield its base URL once ready."""
+    """Serve ``target`` (a service path or a Bento tag); yield its base URL once ready.
+
+    The server's log goes to a file: an undrained pipe fills up (~200 access-log lines) and
+    then blocks the server mid-request.
+    """
     port = free_port()
-    process = subprocess.Popen(
-        [str(BENTOML), "serve", target, "--host", "127.0.0.1", "--port", str(port)],
-        cwd=cwd,
-        env=dict(env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(process.stdout.read().decode(errors="replace")[-3000:])
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"bentoml serve {target} was not ready within 120 s")
-            time.sleep(0.5)
-        yield base
-    finally:
-        stop(process)
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [str(BENTOML), "serve", target, "--host", "127.0.0.1", "--port", str(port)],
+            cwd=cwd,
+            env=dict(env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            _wait_ready(process, base, log, target)
+            yield base
+        finally:
+            stop(process)
+
+
+def _wait_ready(process: subprocess.Popen, base: str, log: IO[bytes], target: str) -> None:
+    deadline = time.monotonic() + 120
+    while True:
+        if process.poll() is not None:
+            log.seek(0)
+            raise RuntimeError(log.read().decode(errors="replace")[-3000:])
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"bentoml serve {target} was not ready within 120 s")
+        time.sleep(0.5)
 
 
 def stop(process: subprocess.Popen) -> None:

@@ -8,19 +8,6 @@ from features.context import BuildContext
 from features.families._arrays import DAYS_PER_MONTH, num
 from features.pit import MISSING_DAY, EventStream
 
-KINDS = (
-    "loan_opened",
-    "loan_repaid",
-    "overdue",
-    "court_judgment",
-    "enforcement_dishonest",
-    "tax_arrears",
-    "admin_penalty",
-    "utility_arrears",
-    "abnormal_operation",
-)
-
-
 #: "Never overdue" reads as the longest time since an overdue, not as missing: a firm that
 #: clears its only overdue must look better, and a monotone constraint cannot order NaN.
 NO_OVERDUE_DAYS = 3_650.0

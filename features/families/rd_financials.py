@@ -12,21 +12,11 @@ import numpy as np
 from features.context import BuildContext
 from features.families._arrays import DAYS_PER_MONTH, num, ratio
 from features.pit import EventStream
+from features.schemas import TABLES
 from features.timing import financials_known_day
 
-COLUMNS = (
-    "fiscal_year",
-    "revenue",
-    "rd_expense",
-    "high_tech_revenue",
-    "cost_total",
-    "net_profit",
-    "total_assets",
-    "total_liabilities",
-    "current_assets",
-    "current_liabilities",
-    "operating_cash_flow",
-)
+#: Every numeric column of the contract's financials table (fiscal_year first).
+COLUMNS = tuple(c for c in TABLES["financials"].columns if c != "credit_code")
 
 
 def stream(ctx: BuildContext) -> EventStream:

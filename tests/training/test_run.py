@@ -17,6 +17,7 @@ import pytest
 
 from models.packaging import load_pd_model, predict_frame
 from models.spec import LGBMSpec
+from tests.conftest import environment, mlflow_env
 from training.config import TrainConfig
 from training.run import train
 
@@ -35,22 +36,10 @@ def local_mlflow(tmp_path, monkeypatch) -> str:
 @pytest.fixture(scope="module")
 def two_runs(small_config, tmp_path_factory):
     """Two runs in one store: the first becomes champion, the second challenger."""
-    tmp = tmp_path_factory.mktemp("mlflow")
-    env = {
-        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp / 'mlflow.db'}",
-        "TECHRISK_ARTIFACT_DIR": str(tmp / "artifacts"),
-    }
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    env = mlflow_env(tmp_path_factory.mktemp("mlflow"))
+    with environment(env):
         first = train(small_config)
         second = train(small_config, QUICK)
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     return env, first, second
 
 
