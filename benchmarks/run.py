@@ -167,6 +167,18 @@ def main() -> None:
     args = parser.parse_args()
 
     rows: list[tuple] = []
+    try:
+        _run_sections(args, rows)
+    finally:  # a section that fails still leaves the figures measured before it
+        table = Table(title="techrisk benchmarks: ours beside a baseline of the same run")
+        for col in ("measure", "ours", "baseline (same run)", "ratio"):
+            table.add_column(col)
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+
+
+def _run_sections(args: argparse.Namespace, rows: list[tuple]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         gen_s, tables = _timed(lambda: generate_market(n_firms=args.firms, seed=args.seed))
         n_rows = _rows(tables)
@@ -199,13 +211,6 @@ def main() -> None:
 
                 env = {k: os.environ[k] for k in ("MLFLOW_TRACKING_URI", "TECHRISK_ARTIFACT_DIR")}
                 rows += bench_serving(sources, env, Path(tmp), args.serving_requests)
-
-    table = Table(title="techrisk benchmarks: ours beside a baseline of the same run")
-    for col in ("measure", "ours", "baseline (same run)", "ratio"):
-        table.add_column(col)
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
 
 
 if __name__ == "__main__":

@@ -138,36 +138,77 @@ class ReasonBuilder:
 
         ``points`` are the row's per-feature score points (negative = raises risk).
         """
-        industry = float(x[self._industry_col]) if self._industry_col is not None else None
+        industry = self._industry(x)
         totals = {f: float(points[self._family_of == f].sum()) for f in self._family_names}
-        groups = []
-        for family, total in totals.items():
-            idx = np.flatnonzero(self._family_of == family)
-            zh, en = self.families.get(family, OTHER_FAMILY)
-            groups.append((family, zh, en, total, idx))
-
-        def render(family: str, zh: str, en: str, total: float, idx: np.ndarray, sign: int) -> dict:
-            order = idx[np.argsort(sign * points[idx])]  # most negative first when raising
-            picked = [i for i in order if sign * points[i] < 0][:per_family]
-            feats = [
-                self.feature_reason(i, float(x[i]), float(points[i]), industry) for i in picked
-            ]
-            return {
-                "family": family,
-                "family_zh": zh,
-                "family_en": en,
-                "points": total,
-                "features": feats,
-                "zh": f"{zh}：" + "；".join(f["zh"] for f in feats) + f"（{total:+.0f} 分）",
-                "en": f"{en}: " + "; ".join(f["en"] for f in feats) + f" ({total:+.0f} points)",
-            }
-
-        raising = sorted((g for g in groups if g[3] < 0), key=lambda g: g[3])[:top]
-        lowering = sorted((g for g in groups if g[3] > 0), key=lambda g: -g[3])[:top]
+        raising = sorted((f for f in totals if totals[f] < 0), key=lambda f: totals[f])[:top]
+        lowering = sorted((f for f in totals if totals[f] > 0), key=lambda f: -totals[f])[:top]
         return {
-            "raise_risk": [render(*g, sign=1) for g in raising],
-            "lower_risk": [render(*g, sign=-1) for g in lowering],
+            "raise_risk": [
+                self._family_reason(f, totals[f], x, points, industry, 1, per_family)
+                for f in raising
+            ],
+            "lower_risk": [
+                self._family_reason(f, totals[f], x, points, industry, -1, per_family)
+                for f in lowering
+            ],
             "family_points": totals,
+        }
+
+    def top_risks(
+        self, X: np.ndarray, points: np.ndarray, top: int = 3, per_family: int = 2
+    ) -> list[list[dict[str, Any]]]:
+        """The first ``top`` risk-raising reasons of every row, as :meth:`explain` words them.
+
+        Batch screening needs only the leading reasons of millions of rows: the family totals
+        and their ranking are computed for all rows at once, and only the chosen families are
+        rendered. Row for row the result equals ``explain(...)["raise_risk"][:top]``.
+        """
+        totals = np.column_stack(
+            [points[:, self._family_of == f].sum(axis=1) for f in self._family_names]
+        )
+        order = np.argsort(totals, axis=1, kind="stable")[:, :top]
+        out = []
+        for i in range(len(X)):
+            x, p = X[i], points[i]
+            industry = self._industry(x)
+            row = []
+            for k in order[i]:
+                total = float(totals[i, k])
+                if total >= 0:
+                    break
+                row.append(
+                    self._family_reason(self._family_names[k], total, x, p, industry, 1, per_family)
+                )
+            out.append(row)
+        return out
+
+    def _industry(self, x: np.ndarray) -> float | None:
+        return float(x[self._industry_col]) if self._industry_col is not None else None
+
+    def _family_reason(
+        self,
+        family: str,
+        total: float,
+        x: np.ndarray,
+        points: np.ndarray,
+        industry: float | None,
+        sign: int,
+        per_family: int,
+    ) -> dict[str, Any]:
+        """One family's reason: its points and its main features (``sign`` 1 = raising risk)."""
+        idx = np.flatnonzero(self._family_of == family)
+        order = idx[np.argsort(sign * points[idx], kind="stable")]  # most negative first
+        picked = [i for i in order if sign * points[i] < 0][:per_family]
+        feats = [self.feature_reason(i, float(x[i]), float(points[i]), industry) for i in picked]
+        zh, en = self.families.get(family, OTHER_FAMILY)
+        return {
+            "family": family,
+            "family_zh": zh,
+            "family_en": en,
+            "points": total,
+            "features": feats,
+            "zh": f"{zh}：" + "；".join(f["zh"] for f in feats) + f"（{total:+.0f} 分）",
+            "en": f"{en}: " + "; ".join(f["en"] for f in feats) + f" ({total:+.0f} points)",
         }
 
     def to_dict(self) -> dict[str, Any]:

@@ -179,8 +179,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     from serving.audit_cli import add_audit_commands, run_audit
+    from serving.screening.cli import add_screen_command, run_screen
 
     add_audit_commands(sub)
+    add_screen_command(sub)
 
     args = parser.parse_args(argv)
     from features.errors import TechriskError
@@ -199,6 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             console.print(f"Built {bento.tag}: serve it with .venv/bin/bentoml serve {bento.tag}")
         elif args.command == "audit":
             run_audit(args)
+        elif args.command == "screen":
+            run_screen(args, console)
         elif args.command == "demo":
             _generate(args.firms, args.seed, settings.MARKET_DIR)
             _features(settings.MARKET_DIR, settings.FEATURE_TABLE)

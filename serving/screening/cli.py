@@ -1,0 +1,179 @@
+"""``techrisk screen``: the command line of batch screening (wiring only).
+
+Call :func:`add_screen_command` with the top-level subparsers and :func:`run_screen` with the
+parsed arguments. The model is the service's: ``TECHRISK_MODEL_URI`` (default
+``models:/techrisk-pd@champion``) from the registry at ``MLFLOW_TRACKING_URI``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from serving.screening.part import ModelRef
+from serving.screening.partition import ScreenInputs
+from serving.screening.portfolio import PortfolioParams
+from serving.screening.run import DEFAULT_CHUNK, ScreenResult, screen
+
+DEFAULT_OUT = Path("var/screening")
+
+
+def add_screen_command(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "screen", help="score a fund's list of applications in bulk, with a portfolio report"
+    )
+    p.add_argument(
+        "--market",
+        type=Path,
+        default=Path("var/market"),
+        help="directory of contract tables (<table>.parquet or .csv)",
+    )
+    p.add_argument(
+        "--applications", type=Path, help="the list to screen (default: applications.* in --market)"
+    )
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    p.add_argument(
+        "--chunk",
+        type=int,
+        default=DEFAULT_CHUNK,
+        help="applications per part (bounds memory); default %(default)s",
+    )
+    p.add_argument("--engine", choices=("local", "dask"), default="local")
+    p.add_argument(
+        "--scheduler",
+        help="tcp://host:port of a Dask scheduler (default: a "
+        "LocalCluster of 2 workers on 127.0.0.1)",
+    )
+    p.add_argument("--restart", action="store_true", help="discard an unfinished run in --out")
+    p.add_argument(
+        "--model-uri", help="default: TECHRISK_MODEL_URI or models:/techrisk-pd@champion"
+    )
+    p.add_argument(
+        "--fund-capital",
+        type=float,
+        default=PortfolioParams.fund_capital,
+        help="the fund's capital in 万元 (default %(default)s)",
+    )
+    p.add_argument(
+        "--coverage",
+        type=float,
+        default=PortfolioParams.coverage,
+        help="the fund's share of each guaranteed loan (default %(default)s)",
+    )
+    p.add_argument(
+        "--lgd", type=_lgd, help="LGD per guarantee type, e.g. none=0.65,fund=0.55,ip_pledge=0.45"
+    )
+    p.add_argument("--macro-factor", type=float, default=PortfolioParams.macro_factor)
+    p.add_argument("--shock-factor", type=float, default=PortfolioParams.shock_factor)
+
+
+def _lgd(text: str) -> dict[str, float]:
+    try:
+        pairs = [item.split("=", 1) for item in text.split(",") if item.strip()]
+        return {k.strip(): float(v) for k, v in pairs}
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"--lgd {text!r}: expected type=value pairs such as none=0.65,fund=0.55"
+        ) from exc
+
+
+def run_screen(args: argparse.Namespace, console: Console | None = None) -> ScreenResult:
+    from serving.model_source import from_registry
+
+    console = console or Console()
+    defaults = PortfolioParams()
+    params = PortfolioParams(
+        fund_capital=args.fund_capital,
+        coverage=args.coverage,
+        lgd=args.lgd or defaults.lgd,
+        macro_factor=args.macro_factor,
+        shock_factor=args.shock_factor,
+    )
+    inputs = ScreenInputs.from_paths(args.market, args.applications)
+    with console.status("loading the model…"):
+        handle = from_registry(args.model_uri)
+    console.print(f"Model {handle.name} v{handle.version} ({handle.uri})")
+    columns = (
+        TextColumn("screening"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console) as bar:
+
+        def progress(total: int):
+            task = bar.add_task("screen", total=total, rate="")
+
+            def advance(n: int) -> None:
+                bar.advance(task, n)
+                t = bar.tasks[task]
+                if t.elapsed:
+                    bar.update(task, rate=f"{t.completed / t.elapsed:,.0f} rows/s")
+
+            return advance
+
+        result = screen(
+            inputs,
+            args.out,
+            handle.model,
+            ModelRef(handle.name, handle.version),
+            params=params,
+            chunk=args.chunk,
+            engine=args.engine,
+            scheduler=args.scheduler,
+            restart=args.restart,
+            progress=progress,
+        )
+    _summary(console, result)
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        from serving.screening.tracking import log_screening
+
+        run_id = log_screening(result, handle)
+        console.print(f"Logged to MLflow run {run_id} (experiment techrisk-screening)")
+    return result
+
+
+def _summary(console: Console, result: ScreenResult) -> None:
+    c = result.counts
+    table = Table(title=f"Screened in {result.seconds:.1f} s → {result.out}")
+    table.add_column("rows")
+    table.add_column("count", justify="right")
+    for label, key in (
+        ("applications read", "applications_read"),
+        ("scored", "applications_scored"),
+        ("rejected (see errors.csv)", "applications_rejected"),
+        ("source records used", "records_used"),
+        ("records ignored as future (point-in-time)", "records_future"),
+        ("records of firms with no scored application", "records_without_application"),
+    ):
+        table.add_row(label, f"{c.get(key, 0):,}")
+    invalid = sum(v for k, v in c.items() if k.endswith("_invalid") and k != "applications_invalid")
+    table.add_row("invalid source records (see errors.csv)", f"{invalid:,}")
+    console.print(table)
+    band = result.report["approve_band"]
+    console.print(
+        f"Approve band: {band['applications']:,} loans, leverage {band['leverage']:.2f}× "
+        f"(target ≥ {result.report['params']['target_leverage']:g}×), fund EL / capital "
+        f"{band['expected_loss_to_capital']:.2%}"
+    )
+    if result.resumed_parts:
+        console.print(f"Resumed: {result.resumed_parts} of {result.parts} parts were already done")
+    for name, path in result.files.items():
+        console.print(f"  {name}: {path}")

@@ -1,0 +1,353 @@
+"""Screen one part (a set of whole firms): validate → features → score → reasons → write.
+
+This is the unit of work of both engines: the single process runs the parts one after
+another, Dask runs them on workers. It calls the same functions as the live service
+(``features.build.build_feature_matrix``, the packaged ``PDModel``, ``ReasonBuilder``), so a
+firm screened in a batch gets the score and the reasons the service would give it.
+
+A part is done when its files are renamed into place; the rename is the commit that lets an
+interrupted run resume without redoing or duplicating a part.
+
+What happens to each row:
+
+- a source row that breaks the contract is written to the errors file, and the applications of
+  its firm are rejected (a firm is not scored on a partial record, which could flatter it);
+- an application that breaks the contract, names an unknown firm or is dated in the future or
+  before its firm was founded is rejected with the reason;
+- every other application is scored; source rows known only on or after its as-of date are
+  ignored by the point-in-time rule and counted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from features.build import build_feature_matrix
+from features.loaders import empty_table, split_valid
+from features.schemas import DATE_DTYPE, KNOWN_ON, SOURCE_TABLES
+from models.pd_model import PDModel
+from serving.screening.partition import OPTIONAL, ROW
+from serving.screening.portfolio import PortfolioParams, aggregate
+
+#: Reasons written per screened application (the service returns up to five).
+TOP_REASONS = 3
+RESULTS_FILE = "results.parquet"
+ERRORS_FILE = "errors.parquet"
+CELLS_FILE = "cells.parquet"
+STRESS_FILE = "stress.parquet"
+COUNTS_FILE = "counts.json"
+DONE_FILES = (RESULTS_FILE, ERRORS_FILE, CELLS_FILE, STRESS_FILE, COUNTS_FILE)
+
+#: Tables of dated records about a firm (what the point-in-time rule may ignore).
+RECORD_TABLES = tuple(t for t in SOURCE_TABLES if t not in ("firms", "applications"))
+ERROR_SCHEMA = pa.schema(
+    [
+        ("table", pa.string()),
+        ("row", pa.int64()),
+        ("credit_code", pa.string()),
+        ("loan_id", pa.string()),
+        ("column", pa.string()),
+        ("value", pa.string()),
+        ("rule", pa.string()),
+    ]
+)
+ERROR_COLUMNS = ERROR_SCHEMA.names
+#: One schema for every part, so parts concatenate whatever a part happens to hold.
+RESULT_SCHEMA = pa.schema(
+    [
+        ("loan_id", pa.string()),
+        ("credit_code", pa.string()),
+        ("product", pa.string()),
+        ("applied_on", pa.timestamp("us")),
+        ("amount", pa.float64()),
+        ("guarantee", pa.string()),
+        ("industry", pa.string()),
+        ("district", pa.string()),
+        ("ignored_future_records", pa.int64()),
+        ("pd", pa.float64()),
+        ("score", pa.float64()),
+        ("grade", pa.int64()),
+        ("decision", pa.string()),
+        ("peer_percentile", pa.float64()),
+        *(
+            field
+            for k in range(1, TOP_REASONS + 1)
+            for field in (
+                (f"reason_{k}_family", pa.string()),
+                (f"reason_{k}_points", pa.float64()),
+                (f"reason_{k}_zh", pa.string()),
+                (f"reason_{k}_en", pa.string()),
+            )
+        ),
+        ("model_name", pa.string()),
+        ("model_version", pa.string()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """The model's identity, written on every result row."""
+
+    name: str
+    version: str
+
+
+def is_done(part_dir: Path) -> bool:
+    return (part_dir / "done" / COUNTS_FILE).exists()
+
+
+def screen_part(
+    part_dir: Path,
+    model: PDModel,
+    ref: ModelRef,
+    params: PortfolioParams,
+    today: dt.date,
+) -> dict[str, int]:
+    """Screen the part in ``part_dir`` and commit its outputs to ``part_dir/done``.
+
+    Returns the part's counts. Idempotent: a part already done is read back, not redone.
+    """
+    done = part_dir / "done"
+    if is_done(part_dir):
+        return json.loads((done / COUNTS_FILE).read_text())
+    results, errors, counts = screen_frames(_read_part(part_dir), model, ref, today)
+    cells, stress = aggregate(results, model, params)
+    staging = part_dir / "staging"
+    staging.mkdir(exist_ok=True)
+    _write(results, RESULT_SCHEMA, staging / RESULTS_FILE)
+    _write(errors, ERROR_SCHEMA, staging / ERRORS_FILE)
+    cells.to_parquet(staging / CELLS_FILE, index=False)
+    stress.to_parquet(staging / STRESS_FILE, index=False)
+    (staging / COUNTS_FILE).write_text(json.dumps(counts))
+    os.replace(staging, done)
+    return counts
+
+
+def screen_frames(
+    tables: Mapping[str, pd.DataFrame], model: PDModel, ref: ModelRef, today: dt.date
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
+    """(results, errors, counts) of the raw tables of some whole firms (with ``_row``)."""
+    errors: list[dict[str, Any]] = []
+    valid: dict[str, pd.DataFrame] = {}
+    broken: dict[str, str] = {}  # credit code → why its applications are rejected
+    counts: dict[str, int] = {}
+    for name in SOURCE_TABLES:
+        raw = tables.get(name)
+        if raw is None:
+            valid[name] = empty_table(name)
+            continue
+        rows = raw[ROW].to_numpy()
+        frame = raw.drop(columns=ROW)
+        for column in OPTIONAL.get(name, ()):
+            if column not in frame.columns:
+                frame[column] = np.nan
+        good, failures = split_valid(name, frame)
+        counts[f"{name}_read"] = len(frame)
+        counts[f"{name}_invalid"] = len({f.row for f in failures})
+        for f in failures:
+            code = frame["credit_code"].iloc[f.row]
+            errors.append(_error(name, int(rows[f.row]), frame, f.row, f.column, f.value, f.rule))
+            if name != "applications" and isinstance(code, str):
+                broken.setdefault(code, f"{name} row {int(rows[f.row])}: {f.column} {f.rule}")
+        good.index = rows[good.index.to_numpy()]
+        valid[name] = good
+    apps, app_errors = _admissible(valid["applications"], valid["firms"], broken, today)
+    errors += app_errors
+    counts["applications_rejected"] = counts.get("applications_invalid", 0) + len(app_errors)
+    counts["applications_scored"] = len(apps)
+    sources = {name: valid[name] for name in SOURCE_TABLES if name != "applications"}
+    results = _score(sources, apps, model, ref)
+    counts.update(_record_fate(sources, apps))
+    return results, pd.DataFrame(errors, columns=list(ERROR_COLUMNS)), counts
+
+
+def _admissible(
+    apps: pd.DataFrame, firms: pd.DataFrame, broken: Mapping[str, str], today: dt.date
+) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """Applications that can be scored, and an error for each that cannot (with why)."""
+    founded = apps["credit_code"].map(firms.set_index("credit_code")["founded_on"])
+    why = pd.Series("", index=apps.index, dtype=object)
+    reasons = apps["credit_code"].map(broken).astype(object)
+    has_broken = reasons.notna()
+    why[has_broken] = "firm has an invalid record: " + reasons[has_broken].astype(str)
+    why[founded.isna() & (why == "")] = "firm not found in table 'firms'"
+    late = apps["applied_on"] <= founded
+    why[late & (why == "")] = "applied_on must be after the firm's founded_on"
+    future = apps["applied_on"] > pd.Timestamp(today)
+    why[future & (why == "")] = f"applied_on must not be in the future (today is {today})"
+    bad = why != ""
+    errors = [
+        {
+            "table": "applications",
+            "row": int(row),
+            "credit_code": code,
+            "loan_id": loan,
+            "column": "credit_code" if "firm" in reason else "applied_on",
+            "value": code if "firm" in reason else str(pd.Timestamp(day).date()),
+            "rule": reason,
+        }
+        for row, code, loan, day, reason in zip(
+            apps.index[bad],
+            apps["credit_code"][bad],
+            apps["loan_id"][bad],
+            apps["applied_on"][bad],
+            why[bad],
+            strict=True,
+        )
+    ]
+    return apps[~bad], errors
+
+
+def _score(
+    sources: Mapping[str, pd.DataFrame], apps: pd.DataFrame, model: PDModel, ref: ModelRef
+) -> pd.DataFrame:
+    """One row per application: the service's numbers and its first reasons, in columns."""
+    firms = sources["firms"].set_index("credit_code")
+    out = pd.DataFrame(
+        {
+            "loan_id": apps["loan_id"].to_numpy(dtype=object),
+            "credit_code": apps["credit_code"].to_numpy(dtype=object),
+            "product": apps["product"].to_numpy(dtype=object),
+            "applied_on": apps["applied_on"].to_numpy(),
+            "amount": apps["amount"].to_numpy(dtype=np.float64),
+            "guarantee": apps["guarantee"].to_numpy(dtype=object),
+            "industry": apps["credit_code"].map(firms["industry"]).to_numpy(dtype=object),
+            "district": apps["credit_code"].map(firms["district"]).to_numpy(dtype=object),
+        }
+    )
+    out["ignored_future_records"] = _future_counts(sources, apps)
+    if len(apps) == 0:
+        return _with_score_columns(out, ref)
+    X = build_feature_matrix(sources, apps)
+    contrib = model.contributions(X)
+    scores = model.scores_from_margin(contrib.sum(axis=1))
+    _, points = model.points(contrib)
+    out["pd"] = scores.pd
+    out["score"] = scores.score
+    out["grade"] = scores.grade.astype(np.int64)
+    out["decision"] = model.decide(scores.pd, out["product"].to_numpy()).astype(object)
+    percentile = model.peer_percentile(X, scores.pd)
+    out["peer_percentile"] = np.nan if percentile is None else percentile
+    reasons = (
+        model.reasons.top_risks(X, points, top=TOP_REASONS)
+        if model.reasons is not None
+        else [[] for _ in range(len(X))]
+    )
+    for k in range(TOP_REASONS):
+        picked = [r[k] if len(r) > k else None for r in reasons]
+        out[f"reason_{k + 1}_family"] = [r and r["family"] for r in picked]
+        out[f"reason_{k + 1}_points"] = [r["points"] if r else np.nan for r in picked]
+        out[f"reason_{k + 1}_zh"] = [r and r["zh"] for r in picked]
+        out[f"reason_{k + 1}_en"] = [r and r["en"] for r in picked]
+    out["model_name"] = ref.name
+    out["model_version"] = ref.version
+    return out
+
+
+def _with_score_columns(out: pd.DataFrame, ref: ModelRef) -> pd.DataFrame:
+    """An empty result with every column, so parts concatenate and files have one schema."""
+    for column, dtype in (
+        ("pd", np.float64),
+        ("score", np.float64),
+        ("grade", np.int64),
+        ("decision", object),
+        ("peer_percentile", np.float64),
+    ):
+        out[column] = pd.Series(dtype=dtype)
+    for k in range(1, TOP_REASONS + 1):
+        out[f"reason_{k}_family"] = pd.Series(dtype=object)
+        out[f"reason_{k}_points"] = pd.Series(dtype=np.float64)
+        out[f"reason_{k}_zh"] = pd.Series(dtype=object)
+        out[f"reason_{k}_en"] = pd.Series(dtype=object)
+    out["model_name"] = pd.Series(dtype=object)
+    out["model_version"] = pd.Series(dtype=object)
+    return out
+
+
+def _known_days(name: str, frame: pd.DataFrame) -> np.ndarray:
+    days = KNOWN_ON[name].dates(frame).to_numpy(dtype=DATE_DTYPE).astype("datetime64[D]")
+    return days.astype(np.int64)
+
+
+def _future_counts(sources: Mapping[str, pd.DataFrame], apps: pd.DataFrame) -> np.ndarray:
+    """Per application, the firm's records known only on or after its as-of date."""
+    codes = pd.Index(pd.unique(apps["credit_code"]))
+    app_firm = codes.get_indexer(apps["credit_code"]).astype(np.int64)
+    app_day = apps["applied_on"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    total = np.zeros(len(apps), dtype=np.int64)
+    for name in RECORD_TABLES:
+        frame = sources[name]
+        if len(frame) == 0:
+            continue
+        firm = codes.get_indexer(frame["credit_code"]).astype(np.int64)
+        keep = firm >= 0
+        key = np.sort(firm[keep] * _DAY_SPAN + _known_days(name, frame[keep]) - _DAY_MIN)
+        upto_end = np.searchsorted(key, (app_firm + 1) * _DAY_SPAN, side="left")
+        upto_day = np.searchsorted(key, app_firm * _DAY_SPAN + app_day - _DAY_MIN, side="left")
+        total += upto_end - upto_day
+    return total
+
+
+def _record_fate(sources: Mapping[str, pd.DataFrame], apps: pd.DataFrame) -> dict[str, int]:
+    """How many valid source rows fed a score, were ignored as future, or had no application.
+
+    A row counts as ignored-as-future when it is known only on or after the as-of date of
+    every scored application of its firm (a row that fed at least one score is used).
+    """
+    last = apps.groupby("credit_code")["applied_on"].max()
+    fate = {"records_used": 0, "records_future": 0, "records_without_application": 0}
+    for name in RECORD_TABLES:
+        frame = sources[name]
+        if len(frame) == 0:
+            continue
+        latest = frame["credit_code"].map(last).to_numpy(dtype=DATE_DTYPE).astype("datetime64[D]")
+        without = np.isnat(latest)
+        latest = latest.astype(np.int64)
+        future = ~without & (_known_days(name, frame) >= latest)
+        fate["records_without_application"] += int(without.sum())
+        fate["records_future"] += int(future.sum())
+        fate["records_used"] += int((~without & ~future).sum())
+    return fate
+
+
+def _error(
+    table: str, row: int, frame: pd.DataFrame, pos: int | None, column: str, value: Any, rule: str
+) -> dict[str, Any]:
+    code = frame["credit_code"].iloc[pos] if pos is not None else None
+    loan = frame["loan_id"].iloc[pos] if pos is not None and "loan_id" in frame.columns else None
+    return {
+        "table": table,
+        "row": row,
+        "credit_code": None if pd.isna(code) else str(code),
+        "loan_id": None if loan is None or pd.isna(loan) else str(loan),
+        "column": column,
+        "value": None
+        if value is None or (not isinstance(value, tuple) and pd.isna(value))
+        else str(value),
+        "rule": rule,
+    }
+
+
+def _write(frame: pd.DataFrame, schema: pa.Schema, path: Path) -> None:
+    pq.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False), path)
+
+
+def _read_part(part_dir: Path) -> dict[str, pd.DataFrame]:
+    return {p.stem: pd.read_parquet(p) for p in sorted(part_dir.glob("*.parquet"))}
+
+
+#: Days are offset into a non-negative span per firm so that (firm, day) sorts as one int.
+_DAY_MIN = -200_000
+_DAY_SPAN = 400_000

@@ -1,0 +1,48 @@
+"""A screening run on record in MLflow: what was screened, with which model, and the report."""
+
+from __future__ import annotations
+
+import mlflow
+
+from serving import settings
+from serving.scoring import ModelHandle
+from serving.screening.run import ScreenResult
+
+EXPERIMENT = "techrisk-screening"
+
+
+def log_screening(result: ScreenResult, handle: ModelHandle) -> str:
+    """Log the report (JSON + HTML), counts and fund figures; the row-level output stays put.
+
+    The scored rows can be millions; the run records where they were written instead.
+    """
+    mlflow.set_tracking_uri(settings.tracking_uri())
+    mlflow.set_experiment(EXPERIMENT)
+    report = result.report
+    band = report["approve_band"]
+    with mlflow.start_run() as run:
+        mlflow.log_params(
+            {
+                "model_uri": handle.uri,
+                "model_version": handle.version,
+                "output": str(result.out.resolve()),
+                **{f"fund_{k}": v for k, v in report["params"].items() if k != "scenarios"},
+            }
+        )
+        mlflow.log_metrics(
+            {
+                **{k: float(v) for k, v in result.counts.items()},
+                "seconds": result.seconds,
+                "expected_loss": report["expected_loss"]["total"],
+                "approve_leverage": band["leverage"],
+                "approve_el_to_capital": band["expected_loss_to_capital"],
+                **{
+                    f"stress_{s['scenario']}_approve_leverage": s["approve_leverage"]
+                    for s in report["stress"]
+                },
+                **{f"stress_{s['scenario']}_el": s["expected_loss"] for s in report["stress"]},
+            }
+        )
+        for key in ("report_json", "report_html", "summary", "errors"):
+            mlflow.log_artifact(str(result.files[key]))
+        return run.info.run_id

@@ -1,0 +1,281 @@
+"""Batch screening: same answers as the service, every row accounted for, resume, Dask, report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.credit_code import generate_codes
+from features.synthetic import write_market
+from serving.model_source import from_registry
+from serving.scoring import Scorer
+from serving.screening.part import ModelRef
+from serving.screening.partition import ScreenInputs, part_of
+from serving.screening.portfolio import PortfolioParams
+from serving.screening.run import ResumeMismatch, screen
+from tests.conftest import environment
+
+TODAY = dt.date(2025, 6, 30)
+CHUNK = 700
+
+
+@pytest.fixture(scope="module")
+def handle(registry):
+    with environment(registry):
+        return from_registry()
+
+
+@pytest.fixture(scope="module")
+def dirty_market(small_market, tmp_path_factory) -> tuple[Path, dict[str, object]]:
+    """The newest 2,500 applications of the small market, with planted bad rows.
+
+    Returns the directory and what was planted where (row positions in the written files).
+    """
+    tables = {k: v.copy() for k, v in small_market.items() if k != "truth"}
+    apps = tables["applications"].sort_values("applied_on").tail(2_500).reset_index(drop=True)
+    planted: dict[str, object] = {}
+    # an application whose credit code has a wrong check character
+    code = apps.loc[10, "credit_code"]
+    apps.loc[10, "credit_code"] = code[:-1] + ("0" if code[-1] != "0" else "1")
+    planted["bad_code_row"] = 10
+    # negative amount
+    apps.loc[20, "amount"] = -5.0
+    planted["negative_amount_row"] = 20
+    # a firm nobody knows (valid code)
+    apps.loc[30, "credit_code"] = generate_codes(1, np.random.default_rng(99))[0]
+    planted["unknown_firm_row"] = 30
+    # an as-of date after "today"
+    apps.loc[40, "applied_on"] = pd.Timestamp(TODAY) + pd.Timedelta(days=3)
+    planted["future_row"] = 40
+    # a broken IP record (granted before filed) rejects its firm's applications
+    ip = tables["ip_assets"]
+    victim = apps.loc[50, "credit_code"]
+    pos = (
+        int(np.flatnonzero(ip["credit_code"].to_numpy() == victim)[0])
+        if (ip["credit_code"] == victim).any()
+        else None
+    )
+    if pos is None:
+        victim = next(c for c in apps["credit_code"][51:] if (ip["credit_code"] == c).any())
+        pos = int(np.flatnonzero(ip["credit_code"].to_numpy() == victim)[0])
+    ip.loc[ip.index[pos], "granted_on"] = ip.iloc[pos]["filed_on"] - pd.Timedelta(days=30)
+    planted["broken_firm"] = victim
+    planted["broken_ip_row"] = pos
+    tables["applications"] = apps
+    out = tmp_path_factory.mktemp("dirty")
+    write_market(tables, out)
+    return out, planted
+
+
+def _run(market: Path, out: Path, handle, **kwargs):
+    return screen(
+        ScreenInputs.from_paths(market),
+        out,
+        handle.model,
+        ModelRef(handle.name, handle.version),
+        chunk=kwargs.pop("chunk", CHUNK),
+        today=TODAY,
+        **kwargs,
+    )
+
+
+@pytest.fixture(scope="module")
+def screened(dirty_market, handle, tmp_path_factory):
+    market, _ = dirty_market
+    return _run(market, tmp_path_factory.mktemp("screened"), handle)
+
+
+def test_every_application_is_scored_or_rejected(screened, dirty_market):
+    _, planted = dirty_market
+    c = screened.counts
+    out = pd.read_parquet(screened.files["parquet"])
+    errors = pd.read_csv(screened.files["errors"])
+    assert c["applications_read"] == 2_500
+    assert c["applications_scored"] + c["applications_rejected"] == c["applications_read"]
+    assert len(out) == c["applications_scored"]
+    assert out["loan_id"].is_unique
+    rejected = errors[errors["table"] == "applications"]
+    assert rejected["row"].nunique() == c["applications_rejected"]
+    assert set(out["loan_id"]).isdisjoint(set(rejected["loan_id"].dropna()))
+    for key in ("bad_code_row", "negative_amount_row", "unknown_firm_row", "future_row"):
+        assert planted[key] in set(rejected["row"]), key
+    by_row = rejected.set_index("row")
+    assert "GB 32100-2015" in by_row.loc[planted["bad_code_row"], "rule"]
+    assert by_row.loc[planted["negative_amount_row"], "column"] == "amount"
+    assert "not found" in by_row.loc[planted["unknown_firm_row"], "rule"]
+    assert "future" in by_row.loc[planted["future_row"], "rule"]
+
+
+def test_a_broken_record_is_reported_and_rejects_only_its_firm(screened, dirty_market):
+    _, planted = dirty_market
+    errors = pd.read_csv(screened.files["errors"])
+    ip_err = errors[errors["table"] == "ip_assets"]
+    assert list(ip_err["row"]) == [planted["broken_ip_row"]]
+    assert ip_err["column"].iloc[0] == "granted_on"
+    firm_apps = errors[
+        (errors["table"] == "applications") & (errors["credit_code"] == planted["broken_firm"])
+    ]
+    assert len(firm_apps) >= 1
+    assert firm_apps["rule"].str.contains(f"ip_assets row {planted['broken_ip_row']}").all()
+    out = pd.read_parquet(screened.files["parquet"])
+    assert planted["broken_firm"] not in set(out["credit_code"])
+
+
+def test_records_are_accounted_for(screened, small_market):
+    c = screened.counts
+    for name in ("ip_assets", "financials", "credit_events"):
+        assert c[f"{name}_read"] == len(small_market[name])
+    sources = sum(
+        c[f"{n}_read"] - c[f"{n}_invalid"]
+        for n in (
+            "ip_assets",
+            "financials",
+            "staffing",
+            "credit_events",
+            "tax_ratings",
+            "financing_rounds",
+            "support_records",
+        )
+        if f"{n}_read" in c
+    )
+    assert c["records_used"] + c["records_future"] + c["records_without_application"] == sources
+    assert c["records_future"] > 0
+
+
+def test_batch_answers_equal_the_service(screened, small_market, handle):
+    """Same PD, score, grade, decision, percentile and leading reasons as ``/score``."""
+    from serving.examples import request_from_frames
+    from serving.schemas import ScoreRequest
+
+    out = pd.read_parquet(screened.files["parquet"]).set_index("loan_id")
+    apps = small_market["applications"].set_index("loan_id", drop=False)
+    scorer = Scorer(handle, audit=None)
+    for loan_id in out.index[:: max(len(out) // 25, 1)]:
+        body = request_from_frames(small_market, apps.loc[loan_id])
+        request = ScoreRequest.model_validate(body, context={"today": TODAY})
+        served = scorer.score(request)
+        row = out.loc[loan_id]
+        assert row["pd"] == pytest.approx(served["pd"], rel=1e-12)
+        assert row["score"] == pytest.approx(served["score"], rel=1e-12)
+        assert row["grade"] == served["grade"]
+        assert row["decision"] == served["decision"]
+        assert row["peer_percentile"] == pytest.approx(served["peer_percentile"])
+        assert row["ignored_future_records"] == served["ignored_future_total"]
+        for k, reason in enumerate(served["reasons"]["raise_risk"][:3], start=1):
+            assert row[f"reason_{k}_zh"] == reason["zh"]
+            assert row[f"reason_{k}_en"] == reason["en"]
+
+
+def test_csv_output_matches_parquet(screened):
+    pq_out = pd.read_parquet(screened.files["parquet"])
+    csv_out = pd.read_csv(screened.files["csv"], dtype={"credit_code": str, "loan_id": str})
+    assert list(csv_out["loan_id"]) == list(pq_out["loan_id"])
+    np.testing.assert_allclose(csv_out["pd"], pq_out["pd"], rtol=1e-12)
+
+
+def test_portfolio_report_adds_up(screened):
+    out = pd.read_parquet(screened.files["parquet"])
+    report = json.loads(screened.files["report_json"].read_text())
+    params = PortfolioParams()
+    lgd = out["guarantee"].map(params.lgd)
+    assert report["applications"] == len(out)
+    assert report["expected_loss"]["total"] == pytest.approx(
+        (out["pd"] * lgd * out["amount"]).sum()
+    )
+    approved = out[out["decision"] == "approve"]
+    band = report["approve_band"]
+    assert band["applications"] == len(approved)
+    assert band["leverage"] == pytest.approx(
+        params.coverage * approved["amount"].sum() / params.fund_capital
+    )
+    assert sum(g["all"] for g in report["grades"]) == len(out)
+    stress = {s["scenario"]: s for s in report["stress"]}
+    assert stress["base"]["approve_applications"] == len(approved)
+    assert stress["macro"]["approve_applications"] <= len(approved)
+    assert stress["macro"]["expected_loss"] > stress["base"]["expected_loss"]
+    assert stress["base"]["expected_loss"] < stress["industry_shock"]["expected_loss"]
+    top = report["concentration"]["industry"]["largest"][0]
+    assert top["amount"] == pytest.approx(approved.groupby("industry")["amount"].sum().max())
+    page = screened.files["report_html"].read_text(encoding="utf-8")
+    assert page.count("<img") >= 3 and "担保放大倍数" in page and "Stress scenarios" in page
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_an_interrupted_run_resumes_without_redoing_or_duplicating(
+    dirty_market, handle, screened, tmp_path
+):
+    market, _ = dirty_market
+    calls = []
+
+    def progress(_total):
+        def advance(n):
+            calls.append(n)
+            if len(calls) == 2:
+                raise Interrupt
+
+        return advance
+
+    with pytest.raises(Interrupt):
+        _run(market, tmp_path, handle, progress=progress)
+    resumed = _run(market, tmp_path, handle)
+    assert resumed.resumed_parts == 2 and resumed.parts > 2
+    expected = pd.read_parquet(screened.files["parquet"])
+    got = pd.read_parquet(resumed.files["parquet"])
+    pd.testing.assert_frame_equal(got, expected)
+    assert resumed.counts == screened.counts
+
+
+def test_a_run_with_other_settings_does_not_resume(dirty_market, handle, tmp_path):
+    market, _ = dirty_market
+    _run(market, tmp_path, handle, chunk=5_000)
+    with pytest.raises(ResumeMismatch, match="params"):
+        _run(market, tmp_path, handle, chunk=5_000, params=PortfolioParams(fund_capital=1.0))
+    again = _run(
+        market,
+        tmp_path,
+        handle,
+        chunk=5_000,
+        params=PortfolioParams(fund_capital=1.0),
+        restart=True,
+    )
+    assert again.resumed_parts == 0
+
+
+def test_csv_inputs_screen_like_parquet(dirty_market, handle, screened, tmp_path):
+    market, _ = dirty_market
+    csv_dir = tmp_path / "csv"
+    csv_dir.mkdir()
+    for path in market.glob("*.parquet"):
+        pd.read_parquet(path).to_csv(csv_dir / f"{path.stem}.csv", index=False)
+    got = _run(csv_dir, tmp_path / "out", handle)
+    assert got.counts == screened.counts
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(got.files["parquet"]), pd.read_parquet(screened.files["parquet"])
+    )
+
+
+def test_parts_hold_whole_firms():
+    codes = np.array(["91310000MA1FL0EX2D", " 91310000ma1fl0ex2d", None, "x"], dtype=object)
+    parts = part_of(codes, 7)
+    assert parts[0] == parts[1]
+    assert ((parts >= 0) & (parts < 7)).all()
+    np.testing.assert_array_equal(parts, part_of(codes, 7))
+
+
+def test_dask_output_equals_single_process(dirty_market, handle, screened, tmp_path):
+    market, _ = dirty_market
+    got = _run(market, tmp_path, handle, engine="dask")
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(got.files["parquet"]), pd.read_parquet(screened.files["parquet"])
+    )
+    assert got.counts == screened.counts
+    shutil.rmtree(tmp_path / "work")
