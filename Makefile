@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench bench-screening clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ lint: setup
 
 bench: setup
 	$(BIN)/python -m benchmarks.run
+
+bench-screening: setup
+	$(BIN)/python -m benchmarks.screening
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache

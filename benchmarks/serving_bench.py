@@ -77,7 +77,8 @@ def _mlflow_serve_p50(uri: str, env: dict, frame: pd.DataFrame, n: int) -> float
             "-w",
             "1",
         ],
-        env=env,
+        # mlflow execs ``uvicorn`` by name: the venv's bin must be on PATH
+        env={**env, "PATH": f"{mlflow_bin.parent}{os.pathsep}{env.get('PATH', '')}"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -86,6 +87,8 @@ def _mlflow_serve_p50(uri: str, env: dict, frame: pd.DataFrame, n: int) -> float
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"mlflow models serve exited with {process.returncode}")
             try:
                 if httpx.get(f"{base}/ping", timeout=2).status_code == 200:
                     break

@@ -93,6 +93,7 @@ class ReasonBuilder:
     def __post_init__(self) -> None:
         self._family_of = np.array([self._meta(f).family for f in self.features])
         self._family_names = list(dict.fromkeys(self._family_of))
+        self._family_idx = {f: np.flatnonzero(self._family_of == f) for f in self._family_names}
         self._industry_col = (
             self.features.index(self.industry_feature)
             if self.industry_feature in self.features
@@ -139,7 +140,8 @@ class ReasonBuilder:
         ``points`` are the row's per-feature score points (negative = raises risk).
         """
         industry = self._industry(x)
-        totals = {f: float(points[self._family_of == f].sum()) for f in self._family_names}
+        row = self._family_totals(points[None, :])[0]
+        totals = {f: float(t) for f, t in zip(self._family_names, row, strict=True)}
         raising = sorted((f for f in totals if totals[f] < 0), key=lambda f: totals[f])[:top]
         lowering = sorted((f for f in totals if totals[f] > 0), key=lambda f: -totals[f])[:top]
         return {
@@ -163,9 +165,7 @@ class ReasonBuilder:
         and their ranking are computed for all rows at once, and only the chosen families are
         rendered. Row for row the result equals ``explain(...)["raise_risk"][:top]``.
         """
-        totals = np.column_stack(
-            [points[:, self._family_of == f].sum(axis=1) for f in self._family_names]
-        )
+        totals = self._family_totals(points)
         order = np.argsort(totals, axis=1, kind="stable")[:, :top]
         out = []
         for i in range(len(X)):
@@ -182,6 +182,18 @@ class ReasonBuilder:
             out.append(row)
         return out
 
+    def _family_totals(self, points: np.ndarray) -> np.ndarray:
+        """Points per (row, family), added feature by feature in registry order.
+
+        An explicit order, not ``sum(axis=1)``: numpy sums one row pairwise but many rows
+        sequentially, and the batch must rank and word reasons exactly as the service does.
+        """
+        totals = np.zeros((len(points), len(self._family_names)))
+        for k, family in enumerate(self._family_names):
+            for j in self._family_idx[family]:
+                totals[:, k] += points[:, j]
+        return totals
+
     def _industry(self, x: np.ndarray) -> float | None:
         return float(x[self._industry_col]) if self._industry_col is not None else None
 
@@ -196,7 +208,7 @@ class ReasonBuilder:
         per_family: int,
     ) -> dict[str, Any]:
         """One family's reason: its points and its main features (``sign`` 1 = raising risk)."""
-        idx = np.flatnonzero(self._family_of == family)
+        idx = self._family_idx[family]
         order = idx[np.argsort(sign * points[idx], kind="stable")]  # most negative first
         picked = [i for i in order if sign * points[i] < 0][:per_family]
         feats = [self.feature_reason(i, float(x[i]), float(points[i]), industry) for i in picked]

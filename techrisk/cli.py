@@ -112,6 +112,17 @@ def _train(
     console.print(f"Look at it: .venv/bin/mlflow ui --backend-store-uri {tracking_uri()}")
 
 
+def _latest_year_list(market: Path, out: Path) -> Path:
+    """The market's last year of applications, without outcomes: a fund's list to screen."""
+    import pandas as pd
+
+    apps = pd.read_parquet(market / "applications.parquet")
+    latest = apps[apps["applied_on"] > apps["applied_on"].max() - pd.DateOffset(years=1)]
+    latest.drop(columns="default_12m").to_parquet(out, index=False)
+    console.print(f"Screening the last year's {len(latest):,} applications as a fund would…")
+    return out
+
+
 def _serve(port: int, example: Path) -> int:
     """``bentoml serve`` in the foreground on 127.0.0.1, after saying how to call it."""
     import subprocess
@@ -168,7 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     srv.add_argument("--example", type=Path, default=EXAMPLE_REQUEST)
 
     demo = sub.add_parser(
-        "demo", help="the main job on embedded defaults: generate → features → train → serve"
+        "demo",
+        help="the main job on embedded defaults: generate → features → train → screen → serve",
     )
     demo.add_argument("--firms", type=int, default=100_000)
     demo.add_argument("--seed", type=int, default=0)
@@ -182,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from serving.screening.cli import add_screen_command, run_screen
 
     add_audit_commands(sub)
-    add_screen_command(sub)
+    add_screen_command(sub, settings.MARKET_DIR, settings.SCREENING_DIR)
 
     args = parser.parse_args(argv)
     from features.errors import TechriskError
@@ -207,6 +219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _generate(args.firms, args.seed, settings.MARKET_DIR)
             _features(settings.MARKET_DIR, settings.FEATURE_TABLE)
             _train(None, settings.FEATURE_TABLE, None, None)
+            latest = _latest_year_list(settings.MARKET_DIR, settings.DEMO_SCREEN_LIST)
+            run_screen(parser.parse_args(["screen", "--applications", str(latest), "--restart"]))
             return _serve(args.port, EXAMPLE_REQUEST)
         elif args.command == "serve":
             return _serve(args.port, args.example)

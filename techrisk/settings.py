@@ -8,3 +8,5 @@ from pathlib import Path
 VAR = Path(os.environ.get("TECHRISK_VAR", "var"))
 MARKET_DIR = VAR / "market"
 FEATURE_TABLE = VAR / "features.parquet"
+DEMO_SCREEN_LIST = VAR / "screening_list.parquet"
+SCREENING_DIR = VAR / "screening"

@@ -28,23 +28,22 @@ from serving.screening.partition import ScreenInputs
 from serving.screening.portfolio import PortfolioParams
 from serving.screening.run import DEFAULT_CHUNK, ScreenResult, screen
 
-DEFAULT_OUT = Path("var/screening")
 
-
-def add_screen_command(subparsers: argparse._SubParsersAction) -> None:
+def add_screen_command(subparsers: argparse._SubParsersAction, market: Path, out: Path) -> None:
+    """Add ``screen``; ``market`` and ``out`` are the default input and output directories."""
     p = subparsers.add_parser(
         "screen", help="score a fund's list of applications in bulk, with a portfolio report"
     )
     p.add_argument(
         "--market",
         type=Path,
-        default=Path("var/market"),
+        default=market,
         help="directory of contract tables (<table>.parquet or .csv)",
     )
     p.add_argument(
         "--applications", type=Path, help="the list to screen (default: applications.* in --market)"
     )
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    p.add_argument("--out", type=Path, default=out)
     p.add_argument(
         "--chunk",
         type=int,

@@ -279,3 +279,71 @@ def test_dask_output_equals_single_process(dirty_market, handle, screened, tmp_p
     )
     assert got.counts == screened.counts
     shutil.rmtree(tmp_path / "work")
+
+
+def test_cli_screens_and_logs_the_report_to_mlflow(registry, dirty_market, tmp_path, monkeypatch):
+    import mlflow
+
+    from techrisk.cli import main
+
+    market, _ = dirty_market
+    for key, value in registry.items():
+        monkeypatch.setenv(key, value)
+    out = tmp_path / "cli"
+    code = main(
+        [
+            "screen",
+            "--market",
+            str(market),
+            "--out",
+            str(out),
+            "--chunk",
+            "5000",
+            "--fund-capital",
+            "20000",
+            "--lgd",
+            "none=0.7,fund=0.5,ip_pledge=0.4",
+        ]
+    )
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    report = json.loads((out / "portfolio.json").read_text())
+    assert report["params"]["fund_capital"] == 20_000
+    assert report["params"]["lgd"] == {"none": 0.7, "fund": 0.5, "ip_pledge": 0.4}
+    mlflow.set_tracking_uri(registry["MLFLOW_TRACKING_URI"])
+    runs = mlflow.search_runs(experiment_names=["techrisk-screening"])
+    assert len(runs) == 1
+    run = runs.iloc[0]
+    assert run["metrics.applications_scored"] == summary["counts"]["applications_scored"]
+    assert run["params.fund_fund_capital"] == "20000.0"
+    artifacts = mlflow.artifacts.list_artifacts(run_id=run["run_id"])
+    assert {"portfolio.html", "portfolio.json", "errors.csv"} <= {a.path for a in artifacts}
+
+
+def test_cli_names_a_missing_column(dirty_market, registry, tmp_path, monkeypatch, capsys):
+    from techrisk.cli import main
+
+    market, _ = dirty_market
+    broken = tmp_path / "m"
+    shutil.copytree(market, broken)
+    pd.read_parquet(broken / "firms.parquet").drop(columns="industry").to_parquet(
+        broken / "firms.parquet"
+    )
+    for key, value in registry.items():
+        monkeypatch.setenv(key, value)
+    assert main(["screen", "--market", str(broken), "--out", str(tmp_path / "o")]) == 2
+    said = " ".join(capsys.readouterr().out.split())
+    assert "firms: column 'industry' is required but missing" in said
+
+
+def test_top_risks_word_the_service_reasons(handle, small_market):
+    from features.build import build_feature_matrix
+
+    model = handle.model
+    apps = small_market["applications"].tail(300)
+    X = build_feature_matrix(small_market, apps)
+    _, points = model.points(model.contributions(X))
+    batch = model.reasons.top_risks(X, points, top=3)
+    for i in range(len(X)):
+        served = model.reasons.explain(X[i], points[i])["raise_risk"][:3]
+        assert json.dumps(batch[i], default=str) == json.dumps(served, default=str)

@@ -1,0 +1,204 @@
+"""``make bench-screening``: ``techrisk screen`` throughput and peak memory at 100 k and 1 M.
+
+The baseline, measured in the same run on the same model: bare ``Booster.predict`` plus
+``pred_contrib`` on a prebuilt feature matrix of the same applications (no reading,
+validation, features, reasons or writing). Each screening runs as its own ``techrisk screen``
+process, whose peak RSS (its whole process tree: Dask workers included) is sampled.
+
+The 1 M input is the 100 k market replicated: every copy of a firm gets a fresh valid credit
+code (and fresh record ids), so the screen sees 10× as many distinct firms and rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import psutil
+import pyarrow as pa
+import pyarrow.parquet as pq
+from rich.console import Console
+from rich.table import Table
+
+from features.build import build_feature_matrix, build_feature_table
+from features.credit_code import generate_codes
+from features.loaders import load_sources
+from features.schemas import TABLES
+from features.store import write_feature_table
+from features.synthetic import generate_market, write_market
+from serving.model_source import from_registry
+from training.config import TrainConfig
+from training.run import train
+
+console = Console()
+
+
+def replicate(market: Path, copies: int, out: Path, seed: int = 0) -> int:
+    """``copies`` copies of the market in ``out`` with distinct firms; returns applications."""
+    out.mkdir(parents=True, exist_ok=True)
+    firms = pd.read_parquet(market / "firms.parquet", columns=["credit_code"])["credit_code"]
+    base = pd.Index(firms)
+    codes = generate_codes(len(base) * copies, np.random.default_rng(seed + 1))
+    n_apps = 0
+    for path in sorted(market.glob("*.parquet")):
+        if path.stem == "truth":
+            continue
+        frame = pd.read_parquet(path)
+        ids = [
+            c for c, col in TABLES[path.stem].columns.items() if col.unique and c != "credit_code"
+        ]
+        pos = base.get_indexer(frame["credit_code"])
+        writer = None
+        for k in range(copies):
+            copy = frame.copy()
+            copy["credit_code"] = codes[k * len(base) + pos]
+            for c in ids:
+                copy[c] = copy[c].astype(str) + f"-{k}"
+            table = pa.Table.from_pandas(copy, preserve_index=False)
+            writer = writer or pq.ParquetWriter(out / path.name, table.schema)
+            writer.write_table(table)
+        writer.close()
+        if path.stem == "applications":
+            n_apps = len(frame) * copies
+    return n_apps
+
+
+def bare_rate(sources: dict[str, pd.DataFrame], model) -> tuple[float, float, float]:
+    """(predict, pred_contrib, both) rows/s on a prebuilt matrix of the market's applications."""
+    apps = sources["applications"]
+    X = build_feature_matrix(sources, apps)
+    t = time.perf_counter()
+    model.booster.predict(X, raw_score=True)
+    predict_s = time.perf_counter() - t
+    t = time.perf_counter()
+    model.booster.predict(X, pred_contrib=True)
+    contrib_s = time.perf_counter() - t
+    n = len(X)
+    return n / predict_s, n / contrib_s, n / (predict_s + contrib_s)
+
+
+def timed_screen(
+    market: Path, out: Path, env: dict[str, str], engine: str
+) -> tuple[float, float, dict]:
+    """Wall seconds and peak RSS (MiB, process tree) of one ``techrisk screen`` run."""
+    command = [
+        str(Path(sys.executable).with_name("techrisk")),
+        "screen",
+        "--market",
+        str(market),
+        "--out",
+        str(out),
+        "--engine",
+        engine,
+    ]
+    start = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0.0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        root = psutil.Process(process.pid)
+        while not done.is_set():
+            try:
+                procs = [root, *root.children(recursive=True)]
+                peak = max(peak, sum(p.memory_info().rss for p in procs) / 2**20)
+            except psutil.Error:
+                pass
+            time.sleep(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, err = process.communicate()
+    done.set()
+    sampler.join()
+    seconds = time.perf_counter() - start
+    if process.returncode:
+        raise RuntimeError(f"techrisk screen failed:\n{err.decode()[-3000:]}")
+    return seconds, peak, json.loads((out / "summary.json").read_text())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--firms", type=int, default=100_000)
+    parser.add_argument(
+        "--copies",
+        type=int,
+        nargs="*",
+        default=[1, 10],
+        help="market copies to screen (1 = 100 k firms' applications)",
+    )
+    parser.add_argument("--engines", nargs="*", default=["local", "dask"])
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        market = tmp / "market"
+        with console.status(f"market of {args.firms:,} firms and a model trained on it…"):
+            tables = generate_market(n_firms=args.firms, seed=args.seed)
+            write_market(tables, market)
+            del tables
+            sources = load_sources(market)
+            path = write_feature_table(build_feature_table(sources), tmp / "features.parquet")
+            env = {
+                **os.environ,
+                "MLFLOW_TRACKING_URI": f"sqlite:///{tmp / 'mlflow.db'}",
+                "TECHRISK_ARTIFACT_DIR": str(tmp / "artifacts"),
+            }
+            os.environ.update({k: env[k] for k in ("MLFLOW_TRACKING_URI", "TECHRISK_ARTIFACT_DIR")})
+            train(TrainConfig(path=path, truth_path=market / "truth.parquet"))
+            handle = from_registry()
+        predict_rate, contrib_rate, bare = bare_rate(sources, handle.model)
+        del sources
+        rows.append(
+            (
+                "bare Booster.predict + pred_contrib, prebuilt matrix",
+                f"{bare:,.0f} rows/s",
+                f"predict {predict_rate:,.0f} rows/s, pred_contrib {contrib_rate:,.0f} rows/s",
+                "baseline",
+            )
+        )
+        for copies in args.copies:
+            data = market if copies == 1 else tmp / f"market-x{copies}"
+            n = replicate(market, copies, data, args.seed) if copies > 1 else None
+            for engine in args.engines:
+                with console.status(f"screening {copies}× market with {engine}…"):
+                    seconds, peak, summary = timed_screen(
+                        data, tmp / f"out-{copies}-{engine}", env, engine
+                    )
+                n = summary["counts"]["applications_read"]
+                rate = n / seconds
+                rows.append(
+                    (
+                        f"techrisk screen {n:,} applications, {engine}",
+                        f"{seconds:.1f} s, {rate:,.0f} rows/s; peak RSS {peak:,.0f} MiB",
+                        f"scored {summary['counts']['applications_scored']:,}",
+                        f"{rate / bare:.0%} of bare (target ≥ 50 %)",
+                    )
+                )
+                console.print(rows[-1])
+            if copies > 1:
+                shutil.rmtree(data)
+
+    table = Table(title="techrisk screen beside bare predict + pred_contrib (same model, same run)")
+    for col in ("measure", "ours", "detail", "ratio"):
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
