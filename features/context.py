@@ -13,6 +13,8 @@ from typing import TypeVar
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from features.errors import UnknownFirm
 from features.pit import EventStream, Queries, to_days
@@ -21,6 +23,21 @@ T = TypeVar("T")
 
 #: A table as a DataFrame or as a mapping of column name to array.
 Table = pd.DataFrame | Mapping[str, np.ndarray]
+
+
+def positions_in(codes: pd.Series, universe: pd.Index) -> np.ndarray:
+    """Position of each code in ``universe`` (-1 if absent), hashed in Arrow.
+
+    Millions of record rows carry a credit code each; matching them in Arrow avoids making a
+    Python string of every one (pandas' own string columns are Arrow arrays already).
+    """
+    if len(codes) == 0:
+        return np.empty(0, dtype=np.int64)
+    values = pa.array(codes, from_pandas=True)
+    if not pa.types.is_string(values.type) and not pa.types.is_large_string(values.type):
+        return universe.get_indexer(codes).astype(np.int64)
+    found = pc.index_in(values, value_set=pa.array(universe.to_numpy(dtype=object), values.type))
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 class BuildContext:
@@ -64,9 +81,13 @@ class BuildContext:
 
     def firm_ids(self, table: str) -> np.ndarray:
         """Dense firm ints of a table's rows (-1 for firms outside this build)."""
-        return self.memo(
-            f"firm_ids:{table}", lambda: self._index_of(self.col(table, "credit_code"))
-        )
+        return self.memo(f"firm_ids:{table}", lambda: self._firm_ids(table))
+
+    def _firm_ids(self, table: str) -> np.ndarray:
+        frame = self.sources.get(table)
+        if self._single is None and isinstance(frame, pd.DataFrame):
+            return positions_in(frame["credit_code"], self._universe)
+        return self._index_of(self.col(table, "credit_code"))
 
     def days(self, table: str, column: str) -> np.ndarray:
         return self.memo(f"days:{table}.{column}", lambda: to_days(self.col(table, column)))

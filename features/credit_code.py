@@ -119,6 +119,19 @@ def valid_mask(codes: pd.Series) -> np.ndarray:
     (an object column first costs one ``isinstance`` pass to drop non-text values).
     """
     codes = pd.Series(codes)
+    # A firm's code repeats on each of its records: check every distinct value once.
+    uniques_at, distinct = pd.factorize(codes, use_na_sentinel=True)
+    if len(distinct) < len(codes) // 2:
+        ok = np.zeros(len(codes), dtype=bool)
+        known = uniques_at >= 0
+        ok[known] = _valid_distinct(pd.Series(np.asarray(distinct, dtype=object)))[
+            uniques_at[known]
+        ]
+        return ok
+    return _valid_distinct(codes)
+
+
+def _valid_distinct(codes: pd.Series) -> np.ndarray:
     if codes.dtype == object:  # may mix text with numbers, None, bytes: keep only the text
         values = codes.to_numpy()
         text = np.fromiter(map(isinstance, values, repeat(str)), dtype=bool, count=len(values))

@@ -99,6 +99,8 @@ class ReasonBuilder:
             if self.industry_feature in self.features
             else None
         )
+        self._ref_cache: dict[tuple[int, int | None], tuple[float, str, str]] = {}
+        self._feature_meta = [(name, self._meta(name)) for name in self.features]
 
     def _meta(self, name: str) -> FeatureMeta:
         return self.meta.get(name) or FeatureMeta.plain(name)
@@ -113,24 +115,36 @@ class ReasonBuilder:
         return refs.get("all", float("nan")), "all"
 
     def feature_reason(self, i: int, value: float, points: float, industry: float | None) -> dict:
-        name = self.features[i]
-        m = self._meta(name)
+        ref, zh_ref, en_ref = self._reference_text(i, industry)
+        name, m = self._feature_meta[i]
         zh_value, en_value = format_value(value, m.unit, m.labels)
-        ref, scope = self.reference(name, industry)
-        zh_ref, en_ref = format_value(ref, m.unit, m.labels)
-        zh_scope, en_scope = (
-            ("同业中位数", "industry median")
-            if scope == "industry"
-            else ("总体中位数", "overall median")
-        )
         return {
             "feature": name,
-            "value": None if math.isnan(value) else float(value),
-            "reference": None if math.isnan(ref) else float(ref),
-            "points": float(points),
-            "zh": f"{m.zh} {zh_value}（{zh_scope} {zh_ref}）",
-            "en": f"{m.en}: {en_value} ({en_scope} {en_ref})",
+            "value": None if math.isnan(value) else value,
+            "reference": None if math.isnan(ref) else ref,
+            "points": points,
+            "zh": f"{m.zh} {zh_value}（{zh_ref}）",
+            "en": f"{m.en}: {en_value} ({en_ref})",
         }
+
+    def _reference_text(self, i: int, industry: float | None) -> tuple[float, str, str]:
+        """(median, zh, en) of feature ``i`` for the firm's industry; cached, since a batch
+        asks for the same few hundred (feature, industry) pairs millions of times."""
+        key = (i, None if industry is None or math.isnan(industry) else int(industry))
+        cached = self._ref_cache.get(key)
+        if cached is None:
+            name = self.features[i]
+            m = self._meta(name)
+            ref, scope = self.reference(name, industry)
+            zh_ref, en_ref = format_value(ref, m.unit, m.labels)
+            zh_scope, en_scope = (
+                ("同业中位数", "industry median")
+                if scope == "industry"
+                else ("总体中位数", "overall median")
+            )
+            cached = (float(ref), f"{zh_scope} {zh_ref}", f"{en_scope} {en_ref}")
+            self._ref_cache[key] = cached
+        return cached
 
     def explain(
         self, x: np.ndarray, points: np.ndarray, top: int = 5, per_family: int = 2
@@ -144,13 +158,19 @@ class ReasonBuilder:
         totals = {f: float(t) for f, t in zip(self._family_names, row, strict=True)}
         raising = sorted((f for f in totals if totals[f] < 0), key=lambda f: totals[f])[:top]
         lowering = sorted((f for f in totals if totals[f] > 0), key=lambda f: -totals[f])[:top]
+
+        def picked(family: str, sign: int) -> list[int]:
+            idx = self._family_idx[family]
+            order = idx[np.argsort(sign * points[idx], kind="stable")]  # most negative first
+            return [int(i) for i in order[:per_family] if sign * points[i] < 0]
+
         return {
             "raise_risk": [
-                self._family_reason(f, totals[f], x, points, industry, 1, per_family)
+                self._family_reason(f, totals[f], picked(f, 1), x, points, industry)
                 for f in raising
             ],
             "lower_risk": [
-                self._family_reason(f, totals[f], x, points, industry, -1, per_family)
+                self._family_reason(f, totals[f], picked(f, -1), x, points, industry)
                 for f in lowering
             ],
             "family_points": totals,
@@ -161,24 +181,27 @@ class ReasonBuilder:
     ) -> list[list[dict[str, Any]]]:
         """The first ``top`` risk-raising reasons of every row, as :meth:`explain` words them.
 
-        Batch screening needs only the leading reasons of millions of rows: the family totals
-        and their ranking are computed for all rows at once, and only the chosen families are
-        rendered. Row for row the result equals ``explain(...)["raise_risk"][:top]``.
+        Batch screening needs only the leading reasons of millions of rows: the family totals,
+        their ranking and each family's leading features are computed for all rows at once,
+        and only the chosen families are rendered. Row for row the result equals
+        ``explain(...)["raise_risk"][:top]``.
         """
         totals = self._family_totals(points)
         order = np.argsort(totals, axis=1, kind="stable")[:, :top]
+        leaders = []  # per family: (n, per_family) feature indices, most negative first
+        for family in self._family_names:
+            idx = self._family_idx[family]
+            leaders.append(idx[np.argsort(points[:, idx], axis=1, kind="stable")[:, :per_family]])
         out = []
         for i in range(len(X)):
-            x, p = X[i], points[i]
-            industry = self._industry(x)
+            x, p, industry = X[i], points[i], self._industry(X[i])
             row = []
-            for k in order[i]:
+            for k in order[i].tolist():
                 total = float(totals[i, k])
                 if total >= 0:
                     break
-                row.append(
-                    self._family_reason(self._family_names[k], total, x, p, industry, 1, per_family)
-                )
+                feats = [j for j in leaders[k][i].tolist() if p[j] < 0]
+                row.append(self._family_reason(self._family_names[k], total, feats, x, p, industry))
             out.append(row)
         return out
 
@@ -201,20 +224,16 @@ class ReasonBuilder:
         self,
         family: str,
         total: float,
+        picked: list[int],
         x: np.ndarray,
         points: np.ndarray,
         industry: float | None,
-        sign: int,
-        per_family: int,
     ) -> dict[str, Any]:
-        """One family's reason: its points and its main features (``sign`` 1 = raising risk)."""
-        idx = self._family_idx[family]
-        order = idx[np.argsort(sign * points[idx], kind="stable")]  # most negative first
-        picked = [i for i in order if sign * points[i] < 0][:per_family]
+        """One family's reason: its points and the features ``picked`` to speak for it."""
         feats = [self.feature_reason(i, float(x[i]), float(points[i]), industry) for i in picked]
         zh, en = self.families.get(family, OTHER_FAMILY)
         return {
-            "family": family,
+            "family": str(family),
             "family_zh": zh,
             "family_en": en,
             "points": total,

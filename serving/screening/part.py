@@ -34,6 +34,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from features.build import build_feature_matrix
+from features.context import positions_in
 from features.loaders import empty_table, split_valid
 from features.schemas import DATE_DTYPE, KNOWN_ON, SOURCE_TABLES
 from models.pd_model import PDModel
@@ -291,7 +292,7 @@ def _future_counts(sources: Mapping[str, pd.DataFrame], apps: pd.DataFrame) -> n
         frame = sources[name]
         if len(frame) == 0:
             continue
-        firm = codes.get_indexer(frame["credit_code"]).astype(np.int64)
+        firm = positions_in(frame["credit_code"], codes)
         keep = firm >= 0
         key = np.sort(firm[keep] * _DAY_SPAN + _known_days(name, frame[keep]) - _DAY_MIN)
         upto_end = np.searchsorted(key, (app_firm + 1) * _DAY_SPAN, side="left")

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -95,9 +96,7 @@ def partition(inputs: ScreenInputs, directory: Path, n_parts: int) -> None:
                 rows = pa.array(np.arange(offset, offset + len(batch), dtype=np.int64))
                 offset += len(batch)
                 table = pa.Table.from_batches([batch]).append_column(ROW, rows)
-                bucket = part_of(
-                    table.column("credit_code").to_numpy(zero_copy_only=False), n_parts
-                )
+                bucket = _parts_of_column(table.column("credit_code"), n_parts)
                 order = np.argsort(bucket, kind="stable")
                 bounds = np.searchsorted(bucket[order], np.arange(n_parts + 1))
                 for k in range(n_parts):
@@ -115,9 +114,23 @@ def partition(inputs: ScreenInputs, directory: Path, n_parts: int) -> None:
 
 
 def part_of(codes: np.ndarray, n_parts: int) -> np.ndarray:
-    """The part of each credit code: a fixed hash, so a firm's rows always meet."""
-    text = pd.Series(codes, dtype=object).fillna("").astype(str).str.strip().str.upper()
-    return (pd.util.hash_array(text.to_numpy(dtype=object)) % np.uint64(n_parts)).astype(np.int64)
+    """The part of each credit code: a fixed hash, so a firm's rows always meet.
+
+    Codes are hashed as given; a code with stray spaces is invalid anyway and is reported
+    from whichever part it lands in.
+    """
+    values = pd.Series(codes, dtype=object).fillna("").to_numpy(dtype=object)
+    return (pd.util.hash_array(values) % np.uint64(n_parts)).astype(np.int64)
+
+
+def _parts_of_column(codes: pa.ChunkedArray, n_parts: int) -> np.ndarray:
+    """``part_of`` for an Arrow column, hashing each distinct code once (a firm's code
+    repeats on all its records)."""
+    encoded = pc.dictionary_encode(codes.combine_chunks())
+    indices = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    # the nulls' part last, so that index -1 picks it
+    values = np.append(encoded.dictionary.to_numpy(zero_copy_only=False), None)
+    return part_of(values, n_parts)[indices]
 
 
 def _batches(name: str, path: Path):

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from features.errors import TechriskError
@@ -141,7 +142,12 @@ def _run_dask(
         None
         if scheduler
         else LocalCluster(
-            n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
+            n_workers=2,
+            threads_per_worker=1,
+            host="127.0.0.1",
+            dashboard_address=None,
+            # one core per worker: LightGBM would otherwise start a thread per core in each
+            env={"OMP_NUM_THREADS": "1"},
         )
     )
     try:
@@ -231,11 +237,16 @@ def _concat_parquet(paths: Iterable[Path], target: Path) -> None:
 
 
 def _concat_csv(paths: Iterable[Path], target: Path) -> None:
+    """Arrow's CSV writer: one header, then every part's rows (pandas' writer is ~5× slower)."""
     tmp = target.with_suffix(".tmp")
-    with tmp.open("w", encoding="utf-8", newline="") as fh:
-        header = True
+    writer: pacsv.CSVWriter | None = None
+    try:
         for path in paths:
-            frame = pq.read_table(path).to_pandas()
-            frame.to_csv(fh, index=False, header=header)
-            header = False
+            table = pq.read_table(path)
+            if writer is None:
+                writer = pacsv.CSVWriter(str(tmp), table.schema)
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
     tmp.replace(target)

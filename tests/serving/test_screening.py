@@ -264,7 +264,7 @@ def test_csv_inputs_screen_like_parquet(dirty_market, handle, screened, tmp_path
 
 
 def test_parts_hold_whole_firms():
-    codes = np.array(["91310000MA1FL0EX2D", " 91310000ma1fl0ex2d", None, "x"], dtype=object)
+    codes = np.array(["91310000MA1FL0EX2D", "91310000MA1FL0EX2D", None, "x", 5], dtype=object)
     parts = part_of(codes, 7)
     assert parts[0] == parts[1]
     assert ((parts >= 0) & (parts < 7)).all()
