@@ -92,9 +92,13 @@ class PDModel:
     def score(self, X: np.ndarray) -> Scores:
         return self.scores_from_margin(self.margin(X))
 
-    def contributions(self, X: np.ndarray) -> np.ndarray:
-        """Exact TreeSHAP contributions to the margin, shape (n, n_features + 1); last = bias."""
-        return self.booster.predict(X, pred_contrib=True)
+    def contributions(self, X: np.ndarray, threads: int = 0) -> np.ndarray:
+        """Exact TreeSHAP contributions to the margin, shape (n, n_features + 1); last = bias.
+
+        ``threads`` 0 lets LightGBM use every core; callers that run several predictions at
+        once (batch screening) give each one its share.
+        """
+        return self.booster.predict(X, pred_contrib=True, num_threads=threads)
 
     def points(self, contributions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(base points per row, score points per feature): base + points.sum(1) == score."""

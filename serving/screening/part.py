@@ -115,15 +115,17 @@ def screen_part(
     ref: ModelRef,
     params: PortfolioParams,
     today: dt.date,
+    threads: int = 0,
 ) -> dict[str, int]:
     """Screen the part in ``part_dir`` and commit its outputs to ``part_dir/done``.
 
     Returns the part's counts. Idempotent: a part already done is read back, not redone.
+    ``threads`` is LightGBM's share of the cores (0: all of them).
     """
     done = part_dir / "done"
     if is_done(part_dir):
         return json.loads((done / COUNTS_FILE).read_text())
-    results, errors, counts = screen_frames(_read_part(part_dir), model, ref, today)
+    results, errors, counts = screen_frames(_read_part(part_dir), model, ref, today, threads)
     cells, stress = aggregate(results, model, params)
     staging = part_dir / "staging"
     staging.mkdir(exist_ok=True)
@@ -137,7 +139,11 @@ def screen_part(
 
 
 def screen_frames(
-    tables: Mapping[str, pd.DataFrame], model: PDModel, ref: ModelRef, today: dt.date
+    tables: Mapping[str, pd.DataFrame],
+    model: PDModel,
+    ref: ModelRef,
+    today: dt.date,
+    threads: int = 0,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
     """(results, errors, counts) of the raw tables of some whole firms (with ``_row``)."""
     errors: list[dict[str, Any]] = []
@@ -169,7 +175,7 @@ def screen_frames(
     counts["applications_rejected"] = counts.get("applications_invalid", 0) + len(app_errors)
     counts["applications_scored"] = len(apps)
     sources = {name: valid[name] for name in SOURCE_TABLES if name != "applications"}
-    results = _score(sources, apps, model, ref)
+    results = _score(sources, apps, model, ref, threads)
     counts.update(_record_fate(sources, apps))
     return results, pd.DataFrame(errors, columns=list(ERROR_COLUMNS)), counts
 
@@ -212,7 +218,11 @@ def _admissible(
 
 
 def _score(
-    sources: Mapping[str, pd.DataFrame], apps: pd.DataFrame, model: PDModel, ref: ModelRef
+    sources: Mapping[str, pd.DataFrame],
+    apps: pd.DataFrame,
+    model: PDModel,
+    ref: ModelRef,
+    threads: int,
 ) -> pd.DataFrame:
     """One row per application: the service's numbers and its first reasons, in columns."""
     firms = sources["firms"].set_index("credit_code")
@@ -232,7 +242,7 @@ def _score(
     if len(apps) == 0:
         return _with_score_columns(out, ref)
     X = build_feature_matrix(sources, apps)
-    contrib = model.contributions(X)
+    contrib = model.contributions(X, threads=threads)
     scores = model.scores_from_margin(contrib.sum(axis=1))
     _, points = model.points(contrib)
     out["pd"] = scores.pd
