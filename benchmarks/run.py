@@ -170,12 +170,20 @@ def main() -> None:
     try:
         _run_sections(args, rows)
     finally:  # a section that fails still leaves the figures measured before it
-        table = Table(title="techrisk benchmarks: ours beside a baseline of the same run")
-        for col in ("measure", "ours", "baseline (same run)", "ratio"):
-            table.add_column(col)
-        for row in rows:
-            table.add_row(*row)
-        console.print(table)
+        print_table(
+            "techrisk benchmarks: ours beside a baseline of the same run",
+            ("measure", "ours", "baseline (same run)", "ratio"),
+            rows,
+        )
+
+
+def print_table(title: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
 
 
 def _run_sections(args: argparse.Namespace, rows: list[tuple]) -> None:

@@ -28,8 +28,8 @@ import psutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 from rich.console import Console
-from rich.table import Table
 
+from benchmarks.run import print_table
 from features.build import build_feature_matrix, build_feature_table
 from features.credit_code import generate_codes
 from features.loaders import load_sources
@@ -192,12 +192,11 @@ def main() -> None:
             if copies > 1:
                 shutil.rmtree(data)
 
-    table = Table(title="techrisk screen beside bare predict + pred_contrib (same model, same run)")
-    for col in ("measure", "ours", "detail", "ratio"):
-        table.add_column(col)
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
+    print_table(
+        "techrisk screen beside bare predict + pred_contrib (same model, same run)",
+        ("measure", "ours", "detail", "ratio"),
+        rows,
+    )
 
 
 if __name__ == "__main__":

@@ -185,32 +185,45 @@ def _admissible(
 ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """Applications that can be scored, and an error for each that cannot (with why)."""
     founded = apps["credit_code"].map(firms.set_index("credit_code")["founded_on"])
-    why = pd.Series("", index=apps.index, dtype=object)
-    reasons = apps["credit_code"].map(broken).astype(object)
-    has_broken = reasons.notna()
-    why[has_broken] = "firm has an invalid record: " + reasons[has_broken].astype(str)
-    why[founded.isna() & (why == "")] = "firm not found in table 'firms'"
-    late = apps["applied_on"] <= founded
-    why[late & (why == "")] = "applied_on must be after the firm's founded_on"
-    future = apps["applied_on"] > pd.Timestamp(today)
-    why[future & (why == "")] = f"applied_on must not be in the future (today is {today})"
-    bad = why != ""
+    broken_record = apps["credit_code"].map(broken).astype(object)
+    checks = (  # (failing rows, column, rule), first failing rule wins
+        (
+            broken_record.notna(),
+            "credit_code",
+            "firm has an invalid record: " + broken_record.fillna("").astype(str),
+        ),
+        (founded.isna(), "credit_code", "firm not found in table 'firms'"),
+        (apps["applied_on"] <= founded, "applied_on", "must be after the firm's founded_on"),
+        (
+            apps["applied_on"] > pd.Timestamp(today),
+            "applied_on",
+            f"must not be in the future (today is {today})",
+        ),
+    )
+    rule = pd.Series("", index=apps.index, dtype=object)
+    column = pd.Series("", index=apps.index, dtype=object)
+    for failing, col, text in checks:
+        hit = failing.to_numpy(dtype=bool) & (rule == "").to_numpy()
+        rule[hit] = text[hit] if isinstance(text, pd.Series) else text
+        column[hit] = col
+    bad = (rule != "").to_numpy()
     errors = [
         {
             "table": "applications",
             "row": int(row),
             "credit_code": code,
             "loan_id": loan,
-            "column": "credit_code" if "firm" in reason else "applied_on",
-            "value": code if "firm" in reason else str(pd.Timestamp(day).date()),
-            "rule": reason,
+            "column": col,
+            "value": code if col == "credit_code" else str(pd.Timestamp(day).date()),
+            "rule": why,
         }
-        for row, code, loan, day, reason in zip(
+        for row, code, loan, day, col, why in zip(
             apps.index[bad],
             apps["credit_code"][bad],
             apps["loan_id"][bad],
             apps["applied_on"][bad],
-            why[bad],
+            column[bad],
+            rule[bad],
             strict=True,
         )
     ]

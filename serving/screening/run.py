@@ -239,29 +239,22 @@ def _finish(
 
 
 def _concat_parquet(paths: Iterable[Path], target: Path) -> None:
-    tmp = target.with_suffix(".tmp")
-    writer: pq.ParquetWriter | None = None
-    try:
-        for path in paths:
-            table = pq.read_table(path)
-            if writer is None:
-                writer = pq.ParquetWriter(tmp, table.schema)
-            writer.write_table(table)
-    finally:
-        if writer is not None:
-            writer.close()
-    tmp.replace(target)
+    _concat(paths, target, pq.ParquetWriter)
 
 
 def _concat_csv(paths: Iterable[Path], target: Path) -> None:
     """Arrow's CSV writer: one header, then every part's rows (pandas' writer is ~5× slower)."""
+    _concat(paths, target, lambda path, schema: pacsv.CSVWriter(str(path), schema))
+
+
+def _concat(paths: Iterable[Path], target: Path, writer_for: Callable[[Path, Any], Any]) -> None:
+    """The parts' tables one after another into ``target``, swapped in when complete."""
     tmp = target.with_suffix(".tmp")
-    writer: pacsv.CSVWriter | None = None
+    writer = None
     try:
         for path in paths:
             table = pq.read_table(path)
-            if writer is None:
-                writer = pacsv.CSVWriter(str(tmp), table.schema)
+            writer = writer or writer_for(tmp, table.schema)
             writer.write_table(table)
     finally:
         if writer is not None:

@@ -110,6 +110,7 @@ def test_every_application_is_scored_or_rejected(screened, dirty_market):
     assert by_row.loc[planted["negative_amount_row"], "column"] == "amount"
     assert "not found" in by_row.loc[planted["unknown_firm_row"], "rule"]
     assert "future" in by_row.loc[planted["future_row"], "rule"]
+    assert by_row.loc[planted["future_row"], "column"] == "applied_on"
 
 
 def test_a_broken_record_is_reported_and_rejects_only_its_firm(screened, dirty_market):
