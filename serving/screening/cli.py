@@ -8,7 +8,6 @@ parsed arguments. The model is the service's: ``TECHRISK_MODEL_URI`` (default
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from rich.console import Console
@@ -57,6 +56,13 @@ def add_screen_command(subparsers: argparse._SubParsersAction, market: Path, out
         "LocalCluster of 2 workers on 127.0.0.1)",
     )
     p.add_argument("--restart", action="store_true", help="discard an unfinished run in --out")
+    p.add_argument(
+        "--no-mlflow",
+        dest="mlflow",
+        action="store_false",
+        help="do not log the report to MLflow (default: log to MLFLOW_TRACKING_URI, "
+        "or the embedded SQLite store)",
+    )
     p.add_argument(
         "--model-uri", help="default: TECHRISK_MODEL_URI or models:/techrisk-pd@champion"
     )
@@ -141,7 +147,7 @@ def run_screen(args: argparse.Namespace, console: Console | None = None) -> Scre
             progress=progress,
         )
     _summary(console, result)
-    if os.environ.get("MLFLOW_TRACKING_URI"):
+    if args.mlflow:
         from serving.screening.tracking import log_screening
 
         run_id = log_screening(result, handle)
