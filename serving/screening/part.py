@@ -35,6 +35,7 @@ import pyarrow.parquet as pq
 
 from features.build import build_feature_matrix
 from features.context import positions_in
+from features.errors import Failure
 from features.loaders import empty_table, split_valid
 from features.schemas import DATE_DTYPE, KNOWN_ON, SOURCE_TABLES
 from models.pd_model import PDModel
@@ -164,10 +165,12 @@ def screen_frames(
         counts[f"{name}_read"] = len(frame)
         counts[f"{name}_invalid"] = len({f.row for f in failures})
         for f in failures:
-            code = frame["credit_code"].iloc[f.row]
-            errors.append(_error(name, int(rows[f.row]), frame, f.row, f.column, f.value, f.rule))
-            if name != "applications" and isinstance(code, str):
-                broken.setdefault(code, f"{name} row {int(rows[f.row])}: {f.column} {f.rule}")
+            error = _error(name, int(rows[f.row]), frame, f)
+            errors.append(error)
+            if name != "applications" and error["credit_code"] is not None:
+                broken.setdefault(
+                    error["credit_code"], f"{name} row {error['row']}: {f.column} {f.rule}"
+                )
         good.index = rows[good.index.to_numpy()]
         valid[name] = good
     apps, app_errors = _admissible(valid["applications"], valid["firms"], broken, today)
@@ -346,21 +349,21 @@ def _record_fate(sources: Mapping[str, pd.DataFrame], apps: pd.DataFrame) -> dic
     return fate
 
 
-def _error(
-    table: str, row: int, frame: pd.DataFrame, pos: int | None, column: str, value: Any, rule: str
-) -> dict[str, Any]:
-    code = frame["credit_code"].iloc[pos] if pos is not None else None
-    loan = frame["loan_id"].iloc[pos] if pos is not None and "loan_id" in frame.columns else None
+def _error(table: str, row: int, frame: pd.DataFrame, failure: Failure) -> dict[str, Any]:
+    """One errors-file row for a row-level failure (``split_valid`` raises on table-level)."""
+    code = frame["credit_code"].iloc[failure.row]
+    loan = frame["loan_id"].iloc[failure.row] if "loan_id" in frame.columns else None
+    value = failure.value
     return {
         "table": table,
         "row": row,
         "credit_code": None if pd.isna(code) else str(code),
         "loan_id": None if loan is None or pd.isna(loan) else str(loan),
-        "column": column,
+        "column": failure.column,
         "value": None
         if value is None or (not isinstance(value, tuple) and pd.isna(value))
         else str(value),
-        "rule": rule,
+        "rule": failure.rule,
     }
 
 
