@@ -11,6 +11,7 @@ materialising the query × event cross product.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +35,22 @@ def to_days(values: pd.Series | np.ndarray | pd.DatetimeIndex) -> np.ndarray:
     return out
 
 
+def as_days(values: object) -> np.ndarray:
+    """Like :func:`to_days`, and integers are taken as days already (as ``to_days`` made them).
+
+    Date objects (with None for missing) convert in numpy, without pandas' parser: a live
+    request converts a handful of them and must not pay for a Series.
+    """
+    arr = np.asarray(values)
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64)
+    if arr.dtype.kind == "O":
+        # ISO text with a time of day and the like fail here; to_days parses those.
+        with contextlib.suppress(TypeError, ValueError):
+            arr = np.array(arr.tolist(), dtype="datetime64[D]")
+    return to_days(arr)
+
+
 def month_floor(days: np.ndarray) -> np.ndarray:
     """Int days of the first day of each day's month (used for monthly records)."""
     return (
@@ -54,6 +71,10 @@ def add_months(days: np.ndarray, months: int) -> np.ndarray:
         (target + np.timedelta64(1, "M")).astype("datetime64[D]") - target.astype("datetime64[D]")
     ).astype(np.int64)
     return target.astype("datetime64[D]").astype(np.int64) + np.minimum(dom, length - 1)
+
+
+#: A look-back window in days: one for all queries, one per query, or None (all history).
+Window = int | np.ndarray | None
 
 
 @dataclass(frozen=True)
@@ -91,8 +112,11 @@ class EventStream:
         return len(self.key)
 
     # -- index ranges -------------------------------------------------------------------
-    def bounds(self, q: Queries, window_days: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Index range [lo, hi) of each query's events with D - window <= day < D."""
+    def bounds(self, q: Queries, window_days: Window = None) -> tuple[np.ndarray, np.ndarray]:
+        """Index range [lo, hi) of each query's events with D - window <= day < D.
+
+        ``window_days`` is one length for every query or one per query (a calendar window).
+        """
         base = q.firm.astype(np.int64) << _DAY_BITS
         hi = np.searchsorted(self.key, base + q.day + _DAY_OFFSET, side="left")
         start = q.day - window_days if window_days is not None else np.full_like(q.day, -(2**40))
@@ -100,17 +124,17 @@ class EventStream:
         return lo, np.maximum(lo, hi)
 
     # -- aggregates ---------------------------------------------------------------------
-    def count(self, q: Queries, window_days: int | None = None) -> np.ndarray:
+    def count(self, q: Queries, window_days: Window = None) -> np.ndarray:
         lo, hi = self.bounds(q, window_days)
         return (hi - lo).astype(np.float64)
 
-    def sum(self, name: str, q: Queries, window_days: int | None = None) -> np.ndarray:
+    def sum(self, name: str, q: Queries, window_days: Window = None) -> np.ndarray:
         """Sum of non-missing values; 0 when there are events but none carries a value."""
         lo, hi = self.bounds(q, window_days)
         total, _ = self._prefix_sums(name)
         return total[hi] - total[lo]
 
-    def mean(self, name: str, q: Queries, window_days: int | None = None) -> np.ndarray:
+    def mean(self, name: str, q: Queries, window_days: Window = None) -> np.ndarray:
         """Mean of non-missing values; NaN when none."""
         lo, hi = self.bounds(q, window_days)
         total, n = self._prefix_sums(name)
@@ -118,11 +142,11 @@ class EventStream:
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(cnt > 0, (total[hi] - total[lo]) / np.maximum(cnt, 1), np.nan)
 
-    def max(self, name: str, q: Queries, window_days: int | None = None) -> np.ndarray:
+    def max(self, name: str, q: Queries, window_days: Window = None) -> np.ndarray:
         """Max of values in the window; NaN when the window is empty."""
         return self._reduce(np.fmax, name, q, window_days)
 
-    def min(self, name: str, q: Queries, window_days: int | None = None) -> np.ndarray:
+    def min(self, name: str, q: Queries, window_days: Window = None) -> np.ndarray:
         return self._reduce(np.fmin, name, q, window_days)
 
     def last(self, name: str, q: Queries, back: int = 0) -> np.ndarray:
@@ -158,9 +182,7 @@ class EventStream:
             self._prefix[name] = (total, n)
         return self._prefix[name]
 
-    def _reduce(
-        self, ufunc: np.ufunc, name: str, q: Queries, window_days: int | None
-    ) -> np.ndarray:
+    def _reduce(self, ufunc: np.ufunc, name: str, q: Queries, window_days: Window) -> np.ndarray:
         lo, hi = self.bounds(q, window_days)
         out = np.full(len(q), np.nan)
         nonempty = hi > lo

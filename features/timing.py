@@ -1,54 +1,121 @@
-"""When each raw fact becomes known: the point-in-time rule of every table, in one place.
+"""The point-in-time clock: when each raw fact becomes known, and what that implies.
 
 A row may only feed a feature as of D when the day it became known is strictly before D.
-Most tables carry that day directly (``event_on``, ``filed_on``…); for period records the
-day is derived here, because a fiscal year or a tax year is not known when it ends.
+The rule of each table (and of values that arrive later than their row, such as forward
+citations) is declared once, in ``features.contract``; this module is the one place that
+evaluates it — for the feature families, for the count of records a score ignored as
+future, and for the admissibility of an as-of date. Each function is vectorised and is
+called with one row by a live request and with millions by screening.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
+import pandas as pd
 
-from features.pit import MISSING_DAY
+from features.context import positions_in
+from features.contract import CONTRACT, KnownOn
+from features.pit import MISSING_DAY, as_days
 
-#: Annual reports are filed within 5 months of the year end (by 31 May of the next year).
-FINANCIALS_FILED_MONTHS = 5
-#: Annual tax credit ratings (纳税信用等级) are published by the end of April of the next year.
-TAX_RATING_PUBLISHED_MONTHS = 4
-#: ``forward_citations`` counts citations within 3 years after grant: known only then.
-CITATION_WINDOW_MONTHS = 36
-#: A 高新技术企业 certificate is valid for 3 years.
-HIGH_TECH_CERT_MONTHS = 36
+__all__ = [
+    "KNOWN_ON",
+    "RECORD_TABLES",
+    "VALUE_KNOWN_ON",
+    "KnownOn",
+    "as_of_failures",
+    "future_counts",
+    "known_days",
+    "value_known_days",
+]
 
+#: The day from which each table's rows are known (``truth`` is never a feature source).
+KNOWN_ON: dict[str, KnownOn] = {t.name: t.known_on for t in CONTRACT if t.known_on is not None}
 
-def _year_start(year: np.ndarray) -> np.ndarray:
-    return (np.asarray(year, dtype=np.int64) - 1970).astype("datetime64[Y]")
+#: Values known later than their row. Date columns are known on their own date (a grant on
+#: ``granted_on``); these are the other columns that arrive late.
+VALUE_KNOWN_ON: dict[tuple[str, str], KnownOn] = {
+    (t.name, column): rule for t in CONTRACT for column, rule in t.late_values.items()
+}
 
-
-def _missing_to_sentinel(year: np.ndarray, days: np.ndarray) -> np.ndarray:
-    return np.where(np.isnan(np.asarray(year, dtype=np.float64)), MISSING_DAY, days)
-
-
-def financials_known_day(fiscal_year: np.ndarray) -> np.ndarray:
-    """Last day of the filing window: fiscal year Y is known from Y+1-05-31."""
-    fy = np.nan_to_num(np.asarray(fiscal_year, dtype=np.float64)).astype(np.int64)
-    end = _year_start(fy + 1).astype("datetime64[M]") + np.timedelta64(FINANCIALS_FILED_MONTHS, "M")
-    days = end.astype("datetime64[D]").astype(np.int64) - 1
-    return _missing_to_sentinel(fiscal_year, days)
-
-
-def tax_rating_known_day(year: np.ndarray) -> np.ndarray:
-    """Tax year Y's rating is known from Y+1-04-30."""
-    y = np.nan_to_num(np.asarray(year, dtype=np.float64)).astype(np.int64)
-    end = _year_start(y + 1).astype("datetime64[M]") + np.timedelta64(
-        TAX_RATING_PUBLISHED_MONTHS, "M"
-    )
-    days = end.astype("datetime64[D]").astype(np.int64) - 1
-    return _missing_to_sentinel(year, days)
+#: The tables of a firm's dated records: what a score reads as of the application's date.
+RECORD_TABLES = tuple(t for t in KNOWN_ON if t not in ("firms", "applications"))
 
 
-def staffing_known_day(month_day: np.ndarray) -> np.ndarray:
-    """A month's headcount is known once the month is over (first day of the next month)."""
-    month = month_day.astype("datetime64[D]").astype("datetime64[M]")
-    days = (month + np.timedelta64(1, "M")).astype("datetime64[D]").astype(np.int64)
-    return np.where(month_day == MISSING_DAY, MISSING_DAY, days)
+def known_days(table: str, columns: Mapping[str, Any]) -> np.ndarray:
+    """Int64 day on which each row of ``table`` becomes known (``MISSING_DAY`` if undated).
+
+    ``columns`` is a frame or a mapping of column → array; a date column may also be given
+    as int days already (as ``features.pit.to_days`` makes them).
+    """
+    return KNOWN_ON[table].days(columns)
+
+
+def value_known_days(table: str, column: str, columns: Mapping[str, Any]) -> np.ndarray:
+    """Int64 day on which ``column`` of each row of ``table`` becomes known."""
+    return VALUE_KNOWN_ON[(table, column)].days(columns)
+
+
+def future_counts(
+    sources: Mapping[str, Mapping[str, Any]], credit_codes: Any, as_of: Any
+) -> dict[str, np.ndarray]:
+    """Per record table, per application: the firm's records known only on or after as-of.
+
+    Those records are ignored by the features (which read strictly before as-of); the count
+    lets a response or a screening report say so. ``sources`` maps tables to frames or
+    column mappings; ``credit_codes`` and ``as_of`` are the applications' (one or many).
+    """
+    codes = np.asarray(credit_codes, dtype=object)
+    universe = pd.Index(pd.unique(codes))
+    app_firm = universe.get_indexer(codes).astype(np.int64)
+    app_day = as_days(as_of)
+    counts = {}
+    for table in RECORD_TABLES:
+        frame = sources.get(table)
+        if frame is None or len(frame[KNOWN_ON[table].column]) == 0:
+            counts[table] = np.zeros(len(codes), dtype=np.int64)
+            continue
+        firm = _positions(frame["credit_code"], universe)
+        keep = firm >= 0
+        day = known_days(table, frame)[keep]
+        # (firm, day) as one sortable int: days span far less than 2**40 around 1970.
+        key = np.sort((firm[keep] << 41) + (day + _DAY_OFFSET))
+        after = np.searchsorted(key, (app_firm + 1) << 41, side="left")
+        before = np.searchsorted(key, (app_firm << 41) + (app_day + _DAY_OFFSET), side="left")
+        counts[table] = (after - before).astype(np.int64)
+    return counts
+
+
+#: Shifts days (and ``MISSING_DAY``, 2**40) into a non-negative span below 2**41.
+_DAY_OFFSET = np.int64(2**39)
+
+
+def as_of_failures(as_of: Any, founded_on: Any, today: dt.date) -> list[str | None]:
+    """Per application, the as-of rule it breaks in words, or None when it is admissible.
+
+    An as-of date must not be after today (the caller's calendar) and must be after the firm
+    was founded (a missing founding date is not checked here: the firm is then unknown).
+    The first broken rule is given.
+    """
+    day, founded = as_days(as_of), as_days(founded_on)
+    future = day > as_days([today])[0]
+    unfounded = ~future & (founded != MISSING_DAY) & (day <= founded)
+    texts: list[str | None] = [None] * len(day)
+    for i in np.flatnonzero(future):
+        texts[i] = f"must not be in the future (today is {today} in China, UTC+8)"
+    for i in np.flatnonzero(unfounded):
+        founded_text = np.datetime64(int(founded[i]), "D").astype(dt.date).isoformat()
+        texts[i] = f"must be after firm.founded_on ({founded_text})"
+    return texts
+
+
+def _positions(codes: Any, universe: pd.Index) -> np.ndarray:
+    """Position of each record's firm among the applications' (-1 if none applies)."""
+    if len(universe) == 1:  # one firm (a live request): a comparison beats hashing
+        return np.where(np.asarray(codes, dtype=object) == universe[0], 0, -1).astype(np.int64)
+    if isinstance(codes, pd.Series):
+        return positions_in(codes, universe)
+    return universe.get_indexer(np.asarray(codes, dtype=object)).astype(np.int64)

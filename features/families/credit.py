@@ -6,6 +6,7 @@ import numpy as np
 
 from features.context import BuildContext
 from features.families._arrays import DAYS_PER_MONTH, num
+from features.families.windows import DAYS_24M, DAYS_36M
 from features.pit import MISSING_DAY, EventStream
 
 #: "Never overdue" reads as the longest time since an overdue, not as missing: a firm that
@@ -38,19 +39,19 @@ def compute(ctx: BuildContext, done: dict[str, np.ndarray]) -> dict[str, np.ndar
     q = ctx.q
     overdue = kind_stream(ctx, "overdue")
     return {
-        "cr_overdue_count_24m": count(ctx, "overdue", 730),
-        "cr_days_past_due_max_24m": np.nan_to_num(overdue.max("dpd", q, 730)),
-        "cr_dpd90_count_36m": overdue.sum("dpd90", q, 1095),
+        "cr_overdue_count_24m": count(ctx, "overdue", DAYS_24M),
+        "cr_days_past_due_max_24m": np.nan_to_num(overdue.max("dpd", q, DAYS_24M)),
+        "cr_dpd90_count_36m": overdue.sum("dpd90", q, DAYS_36M),
         "cr_days_since_overdue": np.fmin(
             np.nan_to_num(overdue.days_since_last(q), nan=NO_OVERDUE_DAYS), NO_OVERDUE_DAYS
         ),
-        "cr_dishonest_36m": count(ctx, "enforcement_dishonest", 1095),
-        "cr_court_judgments_36m": count(ctx, "court_judgment", 1095),
-        "cr_admin_penalties_36m": count(ctx, "admin_penalty", 1095),
-        "cr_tax_arrears_24m": count(ctx, "tax_arrears", 730),
-        "cr_utility_arrears_24m": count(ctx, "utility_arrears", 730),
-        "cr_abnormal_operation_24m": count(ctx, "abnormal_operation", 730),
-        "cr_loans_opened_24m": count(ctx, "loan_opened", 730),
-        "cr_loans_repaid_24m": count(ctx, "loan_repaid", 730),
+        "cr_dishonest_36m": count(ctx, "enforcement_dishonest", DAYS_36M),
+        "cr_court_judgments_36m": count(ctx, "court_judgment", DAYS_36M),
+        "cr_admin_penalties_36m": count(ctx, "admin_penalty", DAYS_36M),
+        "cr_tax_arrears_24m": count(ctx, "tax_arrears", DAYS_24M),
+        "cr_utility_arrears_24m": count(ctx, "utility_arrears", DAYS_24M),
+        "cr_abnormal_operation_24m": count(ctx, "abnormal_operation", DAYS_24M),
+        "cr_loans_opened_24m": count(ctx, "loan_opened", DAYS_24M),
+        "cr_loans_repaid_24m": count(ctx, "loan_repaid", DAYS_24M),
         "cr_file_months": (q.day - kind_stream(ctx, None).first_day(q)) / DAYS_PER_MONTH,
     }

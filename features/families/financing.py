@@ -6,6 +6,7 @@ import numpy as np
 
 from features.context import BuildContext
 from features.families._arrays import DAYS_PER_MONTH, codes, num
+from features.families.windows import DAYS_24M
 from features.pit import EventStream
 from features.registry import ROUNDS
 
@@ -29,7 +30,7 @@ def compute(ctx: BuildContext, done: dict[str, np.ndarray]) -> dict[str, np.ndar
     return {
         "vc_rounds": s.count(q),
         "vc_raised_total": s.sum("amount", q),
-        "vc_raised_24m": s.sum("amount", q, 730),
+        "vc_raised_24m": s.sum("amount", q, DAYS_24M),
         "vc_months_since_round": s.days_since_last(q) / DAYS_PER_MONTH,
         "vc_last_round_amount": s.last("amount", q),
         "vc_best_lead_tier": s.min("tier", q),

@@ -11,8 +11,9 @@ import numpy as np
 
 from features.context import BuildContext
 from features.families._arrays import isin, num, ratio
-from features.pit import MISSING_DAY, EventStream, add_months
-from features.timing import CITATION_WINDOW_MONTHS
+from features.families.windows import DAYS_24M, DAYS_36M
+from features.pit import MISSING_DAY, EventStream
+from features.timing import value_known_days
 
 CLASS1 = ("invention", "ic_layout")  # 科技型中小企业评价 class-I rights in our contract
 CLASS2 = ("utility_model", "design", "software_copyright")
@@ -37,8 +38,8 @@ def _streams(ctx: BuildContext) -> dict[str, EventStream]:
             "patent": patent,
         }
         granted = ctx.days("ip_assets", "granted_on")
-        citations_known = np.where(
-            granted == MISSING_DAY, MISSING_DAY, add_months(granted, CITATION_WINDOW_MONTHS)
+        citations_known = value_known_days(
+            "ip_assets", "forward_citations", {"granted_on": granted}
         )
         return {
             "filed": EventStream(
@@ -81,15 +82,15 @@ def compute(ctx: BuildContext, done: dict[str, np.ndarray]) -> dict[str, np.ndar
         "ip_software_copyrights": valid_count(ctx, "software"),
         "ip_class2_valid": valid_count(ctx, "class2"),
         "ip_trademarks": valid_count(ctx, "trademark"),
-        "ip_invention_filings_24m": s["filed"].sum("class1", q, 730),
-        "ip_lapsed_24m": s["lapsed"].sum("patent", q, 730),
+        "ip_invention_filings_24m": s["filed"].sum("class1", q, DAYS_24M),
+        "ip_lapsed_24m": s["lapsed"].sum("patent", q, DAYS_24M),
         "ip_lapse_ratio": _or_zero(
             ratio(s["lapsed"].sum("patent", q), s["granted"].sum("patent", q))
         ),
         "ip_citations_per_patent": _or_zero(s["cited"].mean("citations", q)),
         "ip_claims_mean": _or_zero(s["granted"].mean("claims", q)),
         "ip_acquired_share": _or_zero(s["granted"].mean("acquired", q)),
-        "ip_pledges_36m": s["pledged"].count(q, 1095),
+        "ip_pledges_36m": s["pledged"].count(q, DAYS_36M),
         "ip_invention_grant_rate": _or_zero(ratio(s["granted"].sum("class1", q), filed_class1)),
         "ip_days_since_filing": np.fmin(
             np.nan_to_num(days_since, nan=NO_FILING_DAYS), NO_FILING_DAYS

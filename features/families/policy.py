@@ -14,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 from features.context import BuildContext
+from features.families.windows import HIGH_TECH_CERT_MONTHS
 from features.pit import MISSING_DAY, add_months
 from features.registry import INDUSTRIES
-from features.timing import HIGH_TECH_CERT_MONTHS
 
 # Robust to float noise at the bounds: 3/10 must count as 30 %.
 _EPS = 1e-9

@@ -1,6 +1,6 @@
 """R&D intensity and financial statements, from annual reports known before D.
 
-A fiscal year counts once its report is filed (``timing.financials_known_day``). Ratios use
+A fiscal year counts once its report is filed (``timing.known_days``). Ratios use
 the latest known year; the 3-year R&D intensity sums the latest known year and the two before
 it (only years within that span count, so a gap in the filings is not papered over).
 """
@@ -13,7 +13,7 @@ from features.context import BuildContext
 from features.families._arrays import DAYS_PER_MONTH, num, ratio
 from features.pit import EventStream
 from features.schemas import TABLES
-from features.timing import financials_known_day
+from features.timing import known_days
 
 #: Every numeric column of the contract's financials table (fiscal_year first).
 COLUMNS = tuple(c for c in TABLES["financials"].columns if c != "credit_code")
@@ -22,7 +22,7 @@ COLUMNS = tuple(c for c in TABLES["financials"].columns if c != "credit_code")
 def stream(ctx: BuildContext) -> EventStream:
     def build() -> EventStream:
         values = {c: num(ctx.col("financials", c)) for c in COLUMNS}
-        known = financials_known_day(values["fiscal_year"])
+        known = known_days("financials", values)
         return EventStream(ctx.firm_ids("financials"), known, **values)
 
     return ctx.stream("financials", build)

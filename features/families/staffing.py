@@ -6,15 +6,16 @@ import numpy as np
 
 from features.context import BuildContext
 from features.families._arrays import num, ratio
+from features.families.windows import DAYS_12M, DAYS_24M
 from features.pit import EventStream
-from features.timing import staffing_known_day
+from features.timing import known_days
 
 COLUMNS = ("employees", "rd_staff", "tech_staff", "college_educated", "social_insured")
 
 
 def stream(ctx: BuildContext) -> EventStream:
     def build() -> EventStream:
-        known = staffing_known_day(ctx.days("staffing", "month"))
+        known = known_days("staffing", {"month": ctx.days("staffing", "month")})
         values = {c: num(ctx.col("staffing", c)) for c in COLUMNS}
         return EventStream(ctx.firm_ids("staffing"), known, **values)
 
@@ -28,7 +29,7 @@ def latest(ctx: BuildContext, column: str) -> np.ndarray:
 def compute(ctx: BuildContext, done: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     s = stream(ctx)
     employees = latest(ctx, "employees")
-    year_ago = s.last("employees", ctx.q.shifted(365))
+    year_ago = s.last("employees", ctx.q.shifted(DAYS_12M))
     return {
         "staff_employees": employees,
         "staff_tech_share": ratio(latest(ctx, "tech_staff"), employees),
@@ -36,5 +37,5 @@ def compute(ctx: BuildContext, done: dict[str, np.ndarray]) -> dict[str, np.ndar
         "staff_college_share": ratio(latest(ctx, "college_educated"), employees),
         "staff_insured_share": ratio(latest(ctx, "social_insured"), employees),
         "staff_growth_12m": ratio(employees, year_ago) - 1,
-        "staff_months_reported_24m": s.count(ctx.q, 730),
+        "staff_months_reported_24m": s.count(ctx.q, DAYS_24M),
     }

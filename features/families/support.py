@@ -6,6 +6,7 @@ import numpy as np
 
 from features.context import BuildContext
 from features.families._arrays import isin, num
+from features.families.windows import DAYS_36M
 from features.pit import EventStream
 
 FUNDS = ("innovation_fund", "little_giant_fund", "achievement_conversion")
@@ -29,10 +30,10 @@ def compute(ctx: BuildContext, done: dict[str, np.ndarray]) -> dict[str, np.ndar
     s = stream(ctx)
     q = ctx.q
     return {
-        "sup_vouchers_36m": s.sum("innovation_voucher", q, 1095),
-        "sup_fund_amount_36m": s.sum("fund_amount", q, 1095),
-        "sup_tech_contracts_36m": s.sum("tech_contract", q, 1095),
-        "sup_university_projects_36m": s.sum("university_project", q, 1095),
-        "sup_tax_relief_36m": s.sum("tax_relief", q, 1095),
+        "sup_vouchers_36m": s.sum("innovation_voucher", q, DAYS_36M),
+        "sup_fund_amount_36m": s.sum("fund_amount", q, DAYS_36M),
+        "sup_tech_contracts_36m": s.sum("tech_contract", q, DAYS_36M),
+        "sup_university_projects_36m": s.sum("university_project", q, DAYS_36M),
+        "sup_tax_relief_36m": s.sum("tax_relief", q, DAYS_36M),
         "sup_records": s.count(q),
     }

@@ -78,7 +78,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from features.pit import MISSING_DAY, EventStream, Queries, add_months
+from features.pit import MISSING_DAY, EventStream, Queries
 from features.schemas import RATINGS
 from features.synthetic import calibration as cal
 from features.synthetic.dates import DAYS_PER_MONTH, DAYS_PER_YEAR, day
@@ -86,12 +86,7 @@ from features.synthetic.draws import sigmoid
 from features.synthetic.financing import LATE_STAGES
 from features.synthetic.ip import CLASS1_TYPES, PATENT_TYPES, PLEDGEABLE_TYPES
 from features.synthetic.population import Population
-from features.timing import (
-    CITATION_WINDOW_MONTHS,
-    financials_known_day,
-    staffing_known_day,
-    tax_rating_known_day,
-)
+from features.timing import known_days, value_known_days
 
 INTERCEPT = -5.3
 #: Scales the whole sum: sets the oracle AUC without changing how the terms weigh each other.
@@ -200,7 +195,7 @@ class AsOfRecords:
         f = financials
         self.fin = EventStream(
             f["firm"],
-            financials_known_day(f["fiscal_year"].astype(np.float64)),
+            known_days("financials", {"fiscal_year": f["fiscal_year"].astype(np.float64)}),
             fiscal_year=f["fiscal_year"].astype(np.float64),
             revenue=f["revenue"],
             rd_expense=f["rd_expense"],
@@ -213,7 +208,7 @@ class AsOfRecords:
         s = staffing
         self.staff = EventStream(
             s["firm"],
-            staffing_known_day(s["month"]),
+            known_days("staffing", {"month": s["month"]}),
             **{
                 c: s[c].astype(np.float64)
                 for c in ("employees", "tech_staff", "college_educated", "social_insured")
@@ -235,7 +230,7 @@ class AsOfRecords:
         granted = ip["granted_on"]
         known = np.where(
             patent & (granted != MISSING_DAY),
-            add_months(np.where(granted == MISSING_DAY, 0, granted), CITATION_WINDOW_MONTHS),
+            value_known_days("ip_assets", "forward_citations", {"granted_on": granted}),
             MISSING_DAY,
         )
         self.cited = EventStream(ip["firm"], known, citations=ip["forward_citations"])
@@ -265,7 +260,9 @@ class AsOfRecords:
     def set_tax_ratings(self, firm: np.ndarray, year: np.ndarray, rating: np.ndarray) -> None:
         """Build the tax-rating stream from (firm, year, rating code into RATINGS) rows."""
         self.tax = EventStream(
-            firm, tax_rating_known_day(year.astype(np.float64)), rating=rating.astype(np.float64)
+            firm,
+            known_days("tax_ratings", {"year": year.astype(np.float64)}),
+            rating=rating.astype(np.float64),
         )
 
     def pledgeable_patents(self, firm: np.ndarray, when: np.ndarray) -> np.ndarray:
