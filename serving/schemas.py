@@ -34,7 +34,6 @@ by item (:func:`parse_batch`): one bad item is answered with its errors, the oth
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import math
 import os
@@ -52,25 +51,16 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     WithJsonSchema,
+    create_model,
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError, to_jsonable_python
 from pydantic_core import core_schema as cs
 
+from features.contract import BY_NAME, Column, RowRule, Table
 from features.credit_code import InvalidCreditCode, validate
-from features.schemas import (
-    CREDIT_EVENT_KINDS,
-    GUARANTEES,
-    INDUSTRIES,
-    IP_TYPES,
-    KNOWN_ON,
-    PRODUCTS,
-    RATINGS,
-    ROUNDS,
-    SUPPORT_KINDS,
-    TABLES,
-    KnownOn,
-)
+from features.schemas import TABLES
+from features.timing import RECORD_TABLES, as_of_failures, future_counts
 
 #: Environment variable bounding the items of one batch request, and its default.
 MAX_BATCH_ENV = "TECHRISK_MAX_BATCH"
@@ -152,14 +142,6 @@ def _bounds_text(ge: float | None, gt: float | None, le: float | None) -> str:
     return f" > {gt}" if gt is not None else ""
 
 
-Amount = _number(ge=0)
-SignedAmount = _number()
-PositiveAmount = _number(gt=0)
-Count = _number(whole=True, ge=0)
-Year = _number(whole=True, ge=1990, le=2100)
-Tier = _number(whole=True, ge=1, le=3)
-TermMonths = _number(whole=True, ge=1, le=120)
-
 #: Only ``YYYY-MM-DD`` text: pydantic's own date parsing would also read Unix timestamps.
 _ISO_DATE_TEXT = cs.chain_schema(
     [cs.str_schema(strict=True, pattern=r"^\d{4}-\d{2}-\d{2}$"), cs.date_schema()]
@@ -191,16 +173,6 @@ def _choice(values: Sequence[str]) -> Any:
     return _field_type(str, schema, {"enum": list(values)})
 
 
-Industry = _choice(INDUSTRIES)
-IpType = _choice(IP_TYPES)
-CreditEventKind = _choice(CREDIT_EVENT_KINDS)
-Rating = _choice(RATINGS)
-Round = _choice(ROUNDS)
-SupportKind = _choice(SUPPORT_KINDS)
-Product = _choice(PRODUCTS)
-Guarantee = _choice(GUARANTEES)
-
-
 @lru_cache(maxsize=4096)
 def _valid_code(code: str) -> str:
     """``code`` if it is a valid credit code. Cached: a request repeats one code ~100 times,
@@ -226,11 +198,23 @@ CreditCode = _field_type(
 )
 
 
+def _request_type(column: Column) -> Any:
+    """The request-side type of a declared column (its rules are the file side's)."""
+    if column.kind == "real":
+        return _number(ge=column.ge, gt=column.gt, le=column.le)
+    if column.kind in ("count", "integer") and not column.choices:
+        return _number(whole=True, ge=column.ge, le=column.le)
+    if column.kind == "choice":
+        return _choice(column.choices)
+    if column.kind in _TYPES:
+        return _TYPES[column.kind]
+    raise TypeError(f"column {column.name!r}: kind {column.kind!r} has no request type")
+
+
+_TYPES = {"credit_code": CreditCode, "text": Text, "date": IsoDate, "flag": Flag}
+
+
 # -- rules within one record -----------------------------------------------------------------
-#: A rule across the fields of one record: the failure, or None when the record passes.
-RowRule = Callable[[BaseModel], InitErrorDetails | None]
-
-
 def _failure(loc: tuple[str | int, ...], value: object, rule: str) -> InitErrorDetails:
     """One error for ``ValidationError.from_exception_data``; ``rule`` is its whole message."""
     return InitErrorDetails(
@@ -247,54 +231,20 @@ def _show(value: object) -> str:
     return str(value)
 
 
-def _not_before(field: str, other: str) -> RowRule:
-    def rule(record: BaseModel) -> InitErrorDetails | None:
-        value, bound = getattr(record, field), getattr(record, other)
-        if value is None or bound is None or value >= bound:
-            return None
-        return _failure((field,), value, f"must be on or after {other} ({_show(bound)})")
+class _Fields(Mapping[str, Any]):
+    """A record read as a contract row (column name → value) by the contract's row rules."""
 
-    return rule
+    def __init__(self, record: Record) -> None:
+        self._record = record
 
+    def __getitem__(self, column: str) -> Any:
+        return getattr(self._record, self._record.field_names.get(column, column))
 
-def _at_most(field: str, other: str) -> RowRule:
-    def rule(record: BaseModel) -> InitErrorDetails | None:
-        value, bound = getattr(record, field), getattr(record, other)
-        if value is None or bound is None or value <= bound:
-            return None
-        return _failure((field,), value, f"must be <= {other} ({_show(bound)})")
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._record.field_names)
 
-    return rule
-
-
-def _requires(field: str, other: str) -> RowRule:
-    def rule(record: BaseModel) -> InitErrorDetails | None:
-        value = getattr(record, field)
-        if value is None or getattr(record, other) is not None:
-            return None
-        return _failure((field,), value, f"requires {other}")
-
-    return rule
-
-
-def _first_of_month(field: str) -> RowRule:
-    def rule(record: BaseModel) -> InitErrorDetails | None:
-        value = getattr(record, field)
-        if value.day == 1:
-            return None
-        return _failure((field,), value, "must be the first day of a month")
-
-    return rule
-
-
-def _overdue_days(record: CreditEvent) -> InitErrorDetails | None:
-    """An overdue event must say how late it was: ``days_past_due`` drives the risk."""
-    days = record.days_past_due
-    if record.kind != "overdue" or (days is not None and days >= 1):
-        return None
-    if days is None:
-        return _failure(("days_past_due",), None, "is required when kind is overdue")
-    return _failure(("days_past_due",), days, "must be >= 1 when kind is overdue")
+    def __len__(self) -> int:
+        return len(self._record.field_names)
 
 
 # -- one model per contract table ------------------------------------------------------------
@@ -303,30 +253,26 @@ class Record(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     row_rules: ClassVar[tuple[RowRule, ...]] = ()
+    #: Contract column → request field, where they differ (``applied_on`` → ``as_of``).
+    field_names: ClassVar[dict[str, str]] = {}
 
     @model_validator(mode="after")
     def _check_row_rules(self) -> Self:
-        failures = [failure for rule in self.row_rules if (failure := rule(self)) is not None]
+        if not self.row_rules:
+            return self
+        row = _Fields(self)
+        failures = [
+            _failure((rule.column,), row[rule.column], self._rule_text(rule, row))
+            for rule in self.row_rules
+            if not rule.holds(row)
+        ]
         if failures:
             raise ValidationError.from_exception_data(type(self).__name__, failures)
         return self
 
-
-class Firm(Record):
-    """The ``firms`` row: who the firm is. Its credit code keys every other record."""
-
-    credit_code: CreditCode
-    name: Text
-    founded_on: IsoDate
-    registered_capital: Amount
-    industry: Industry
-    district: Text
-    is_high_tech: Flag
-    high_tech_cert_on: IsoDate | None = None
-    is_tech_sme: Flag
-    is_specialized: Flag
-    is_little_giant: Flag
-    is_listed: Flag
+    @staticmethod
+    def _rule_text(rule: RowRule, row: Mapping[str, Any]) -> str:
+        return f"{rule.text} ({_show(row[rule.shows])})" if rule.shows else rule.text
 
 
 class FirmRecord(Record):
@@ -335,156 +281,74 @@ class FirmRecord(Record):
     credit_code: CreditCode | None = None
 
 
-class IpAsset(FirmRecord):
-    """A patent, software copyright or trademark (``ip_assets``)."""
+def _record_model(table: Table, base: type[Record]) -> type[Record]:
+    """The request model of ``table``: its columns as fields, its row rules as validators.
 
-    ip_id: Text
-    ip_type: IpType
-    filed_on: IsoDate
-    granted_on: IsoDate | None = None
-    lapsed_on: IsoDate | None = None
-    claims: Count | None = None
-    forward_citations: Count | None = None
-    acquired: Flag
-    pledged_on: IsoDate | None = None
-
-    row_rules = (
-        _not_before("granted_on", "filed_on"),
-        _requires("lapsed_on", "granted_on"),
-        _not_before("lapsed_on", "granted_on"),
-        _requires("pledged_on", "granted_on"),
-        _not_before("pledged_on", "granted_on"),
+    Nullable columns are optional fields, and so is a ``credit_code`` that refers to the firm
+    (not unique in its table): a child record or the application may leave it out.
+    """
+    fields: dict[str, Any] = {}
+    for column in table.columns:
+        if column.request == "absent":
+            continue
+        kind = _request_type(column)
+        optional = (
+            column.nullable
+            or column.request == "optional"
+            or (column.kind == "credit_code" and not column.unique)
+        )
+        fields[column.field_name] = (kind | None, None) if optional else (kind, ...)
+    model = create_model(
+        table.record or table.name,
+        __base__=base,
+        __doc__=table.doc,
+        __module__=__name__,
+        **fields,
     )
+    model.row_rules = table.rules
+    model.field_names = {c.name: c.field_name for c in table.columns if c.request != "absent"}
+    return model
 
 
-class Financials(FirmRecord):
-    """One fiscal year's accounts (``financials``), in 万元."""
-
-    fiscal_year: Year
-    revenue: Amount | None = None
-    rd_expense: Amount | None = None
-    high_tech_revenue: Amount | None = None
-    cost_total: Amount | None = None
-    net_profit: SignedAmount | None = None
-    total_assets: Amount | None = None
-    total_liabilities: Amount | None = None
-    current_assets: Amount | None = None
-    current_liabilities: Amount | None = None
-    operating_cash_flow: SignedAmount | None = None
-
-    row_rules = (
-        _at_most("high_tech_revenue", "revenue"),
-        _at_most("current_assets", "total_assets"),
-    )
-
-
-class Staffing(FirmRecord):
-    """One month's headcounts (``staffing``); ``month`` is the month's first day."""
-
-    month: IsoDate
-    employees: Count | None = None
-    rd_staff: Count | None = None
-    tech_staff: Count | None = None
-    college_educated: Count | None = None
-    social_insured: Count | None = None
-
-    row_rules = (
-        _first_of_month("month"),
-        *(
-            _at_most(c, "employees")
-            for c in ("rd_staff", "tech_staff", "college_educated", "social_insured")
-        ),
-    )
-
-
-class CreditEvent(FirmRecord):
-    """A credit-report or public-credit event (``credit_events``)."""
-
-    event_on: IsoDate
-    kind: CreditEventKind
-    amount: Amount | None = None
-    days_past_due: Count | None = None
-
-    row_rules = (_overdue_days,)
-
-
-class TaxRating(FirmRecord):
-    """One year's 纳税信用等级 (``tax_ratings``)."""
-
-    year: Year
-    rating: Rating
-
-
-class FinancingRound(FirmRecord):
-    """An equity round (``financing_rounds``)."""
-
-    closed_on: IsoDate
-    round: Round
-    amount: Amount
-    lead_investor_tier: Tier
-
-
-class SupportRecord(FirmRecord):
-    """A public support or technology-market event (``support_records``)."""
-
-    event_on: IsoDate
-    kind: SupportKind
-    amount: Amount | None = None
-
-
-class Application(Record):
-    """The loan applied for. ``as_of`` is the contract's ``applied_on``: features use only
-    records known strictly before it."""
-
-    loan_id: Text | None = None
-    credit_code: CreditCode | None = None
-    product: Product
-    as_of: IsoDate
-    amount: PositiveAmount
-    term_months: TermMonths
-    guarantee: Guarantee
-
-
-#: The list tables of a request, their record models, and the columns that key a record
-#: within one firm (the contract's keys without ``credit_code``, which is the firm's).
+Firm = _record_model(BY_NAME["firms"], Record)
+Application = _record_model(BY_NAME["applications"], Record)
+#: The list tables of a request and their record models (every table of dated records).
 CHILD_TABLES: dict[str, type[FirmRecord]] = {
-    "ip_assets": IpAsset,
-    "financials": Financials,
-    "staffing": Staffing,
-    "credit_events": CreditEvent,
-    "tax_ratings": TaxRating,
-    "financing_rounds": FinancingRound,
-    "support_records": SupportRecord,
+    name: _record_model(BY_NAME[name], FirmRecord)  # type: ignore[misc]
+    for name in RECORD_TABLES
 }
 RECORD_MODELS: dict[str, type[Record]] = {"firms": Firm, **CHILD_TABLES}
+#: The column that keys a record within one firm: the contract's key without ``credit_code``
+#: (which is the firm's), or the table's own unique column.
 UNIQUE_KEYS: dict[str, str] = {
-    "ip_assets": "ip_id",
-    "financials": "fiscal_year",
-    "staffing": "month",
-    "tax_ratings": "year",
+    name: key[0]
+    for name in CHILD_TABLES
+    if (
+        key := [c for c in BY_NAME[name].key if c != "credit_code"]
+        or [c.name for c in BY_NAME[name].columns if c.unique]
+    )
 }
 
 
 # -- the request -----------------------------------------------------------------------------
-class ScoreRequest(BaseModel):
+#: The tables of a request as fields: the firm, the application, a list per child table.
+_RequestTables = create_model(
+    "_RequestTables",
+    __config__=ConfigDict(extra="forbid"),
+    __module__=__name__,
+    firm=(Firm, ...),
+    application=(Application, ...),
+    **{name: (list[model], ...) for name, model in CHILD_TABLES.items()},  # type: ignore[valid-type]
+)
+
+
+class ScoreRequest(_RequestTables):  # type: ignore[misc, valid-type]
     """One firm's records and its application: the body of the score endpoint.
 
     Every table key is required; ``[]`` means the firm has no such records (a thin file).
     Records dated on or after ``application.as_of`` are accepted (the point-in-time rule
     ignores them); :meth:`future_records` counts them so the response can say so.
     """
-
-    model_config = ConfigDict(extra="forbid")
-
-    firm: Firm
-    application: Application
-    ip_assets: list[IpAsset]
-    financials: list[Financials]
-    staffing: list[Staffing]
-    credit_events: list[CreditEvent]
-    tax_ratings: list[TaxRating]
-    financing_rounds: list[FinancingRound]
-    support_records: list[SupportRecord]
 
     @model_validator(mode="after")
     def _check_request(self, info: ValidationInfo) -> Self:
@@ -499,31 +363,24 @@ class ScoreRequest(BaseModel):
         for table in CHILD_TABLES:
             yield table, getattr(self, table)
 
-    def future_records(self) -> dict[str, int]:
+    def future_records(
+        self, sources: Mapping[str, Mapping[str, np.ndarray]] | None = None
+    ) -> dict[str, int]:
         """Per table, how many records are known only on or after ``as_of``: ignored.
 
-        Each table's known-on rule is the contract's (``features.schemas.KNOWN_ON``): a fiscal
-        year counts from its filing deadline (31 May of the next year), a staffing month from
-        the next month, an IP asset from ``filed_on``.
+        Each table's known-on rule is the contract's (``features.timing.future_counts``): a
+        fiscal year counts from its filing deadline (31 May of the next year), a staffing
+        month from the next month, an IP asset from ``filed_on``. ``sources`` are the
+        request's :func:`to_sources` columns, when the caller has them already.
         """
-        as_of = self.application.as_of
-        return {
-            table: sum(known_on(KNOWN_ON[table], record) >= as_of for record in records)
-            for table, records in self.records()
-        }
+        sources = sources if sources is not None else to_sources(self)[0]
+        counts = future_counts(sources, [self.firm.credit_code], [self.application.as_of])
+        return {table: int(n[0]) for table, n in counts.items()}
 
     def _as_of_failures(self, today: dt.date) -> list[InitErrorDetails]:
-        as_of, founded_on = self.application.as_of, self.firm.founded_on
-        loc = ("application", "as_of")
-        if as_of > today:
-            return [
-                _failure(
-                    loc, as_of, f"must not be in the future (today is {today} in China, UTC+8)"
-                )
-            ]
-        if as_of <= founded_on:
-            return [_failure(loc, as_of, f"must be after firm.founded_on ({founded_on})")]
-        return []
+        as_of = self.application.as_of
+        [rule] = as_of_failures([as_of], [self.firm.founded_on], today)
+        return [] if rule is None else [_failure(("application", "as_of"), as_of, rule)]
 
     def _claim_records(self) -> list[InitErrorDetails]:
         """Give unkeyed records the firm's code; report records keyed to another firm."""
@@ -557,24 +414,6 @@ class ScoreRequest(BaseModel):
                 else:
                     first[key] = i
         return failures
-
-
-def known_on(rule: KnownOn, record: BaseModel) -> dt.date:
-    """The day ``record`` becomes known under ``rule`` (:meth:`KnownOn.dates`, for one row)."""
-    value = getattr(record, rule.column)
-    if rule.on is not None:
-        return dt.date(value + rule.years, *rule.on)
-    return _add_months(value, 12 * rule.years + rule.months)
-
-
-def _add_months(day: dt.date, months: int) -> dt.date:
-    """Same day ``months`` later, clipped to the month's end (as ``pd.DateOffset`` does)."""
-    if not months:
-        return day
-    year, month = divmod(day.month - 1 + months, 12)
-    year += day.year
-    last = calendar.monthrange(year, month + 1)[1]
-    return dt.date(year, month + 1, min(day.day, last))
 
 
 # -- batches ---------------------------------------------------------------------------------

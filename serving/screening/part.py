@@ -34,10 +34,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from features.build import build_feature_matrix
-from features.context import positions_in
 from features.errors import Failure
 from features.loaders import empty_table, split_valid
-from features.schemas import DATE_DTYPE, KNOWN_ON, SOURCE_TABLES
+from features.schemas import DATE_DTYPE, SOURCE_TABLES
+from features.timing import RECORD_TABLES, as_of_failures, future_counts, known_days
 from models.pd_model import PDModel
 from serving.screening.partition import OPTIONAL, ROW
 from serving.screening.portfolio import PortfolioParams, aggregate
@@ -51,8 +51,6 @@ STRESS_FILE = "stress.parquet"
 COUNTS_FILE = "counts.json"
 DONE_FILES = (RESULTS_FILE, ERRORS_FILE, CELLS_FILE, STRESS_FILE, COUNTS_FILE)
 
-#: Tables of dated records about a firm (what the point-in-time rule may ignore).
-RECORD_TABLES = tuple(t for t in SOURCE_TABLES if t not in ("firms", "applications"))
 ERROR_SCHEMA = pa.schema(
     [
         ("table", pa.string()),
@@ -189,6 +187,11 @@ def _admissible(
     """Applications that can be scored, and an error for each that cannot (with why)."""
     founded = apps["credit_code"].map(firms.set_index("credit_code")["founded_on"])
     broken_record = apps["credit_code"].map(broken).astype(object)
+    as_of_rule = pd.Series(
+        as_of_failures(apps["applied_on"].to_numpy(), founded.to_numpy(), today),
+        index=apps.index,
+        dtype=object,
+    )
     checks = (  # (failing rows, column, rule), first failing rule wins
         (
             broken_record.notna(),
@@ -196,12 +199,7 @@ def _admissible(
             "firm has an invalid record: " + broken_record.fillna("").astype(str),
         ),
         (founded.isna(), "credit_code", "firm not found in table 'firms'"),
-        (apps["applied_on"] <= founded, "applied_on", "must be after the firm's founded_on"),
-        (
-            apps["applied_on"] > pd.Timestamp(today),
-            "applied_on",
-            f"must not be in the future (today is {today})",
-        ),
+        (as_of_rule.notna(), "applied_on", as_of_rule),
     )
     rule = pd.Series("", index=apps.index, dtype=object)
     column = pd.Series("", index=apps.index, dtype=object)
@@ -303,28 +301,10 @@ def _with_score_columns(out: pd.DataFrame, ref: ModelRef) -> pd.DataFrame:
     return out
 
 
-def _known_days(name: str, frame: pd.DataFrame) -> np.ndarray:
-    days = KNOWN_ON[name].dates(frame).to_numpy(dtype=DATE_DTYPE).astype("datetime64[D]")
-    return days.astype(np.int64)
-
-
 def _future_counts(sources: Mapping[str, pd.DataFrame], apps: pd.DataFrame) -> np.ndarray:
     """Per application, the firm's records known only on or after its as-of date."""
-    codes = pd.Index(pd.unique(apps["credit_code"]))
-    app_firm = codes.get_indexer(apps["credit_code"]).astype(np.int64)
-    app_day = apps["applied_on"].to_numpy().astype("datetime64[D]").astype(np.int64)
-    total = np.zeros(len(apps), dtype=np.int64)
-    for name in RECORD_TABLES:
-        frame = sources[name]
-        if len(frame) == 0:
-            continue
-        firm = positions_in(frame["credit_code"], codes)
-        keep = firm >= 0
-        key = np.sort(firm[keep] * _DAY_SPAN + _known_days(name, frame[keep]) - _DAY_MIN)
-        upto_end = np.searchsorted(key, (app_firm + 1) * _DAY_SPAN, side="left")
-        upto_day = np.searchsorted(key, app_firm * _DAY_SPAN + app_day - _DAY_MIN, side="left")
-        total += upto_end - upto_day
-    return total
+    counts = future_counts(sources, apps["credit_code"].to_numpy(), apps["applied_on"].to_numpy())
+    return np.sum(list(counts.values()), axis=0, dtype=np.int64).reshape(len(apps))
 
 
 def _record_fate(sources: Mapping[str, pd.DataFrame], apps: pd.DataFrame) -> dict[str, int]:
@@ -342,7 +322,7 @@ def _record_fate(sources: Mapping[str, pd.DataFrame], apps: pd.DataFrame) -> dic
         latest = frame["credit_code"].map(last).to_numpy(dtype=DATE_DTYPE).astype("datetime64[D]")
         without = np.isnat(latest)
         latest = latest.astype(np.int64)
-        future = ~without & (_known_days(name, frame) >= latest)
+        future = ~without & (known_days(name, frame) >= latest)
         fate["records_without_application"] += int(without.sum())
         fate["records_future"] += int(future.sum())
         fate["records_used"] += int((~without & ~future).sum())
@@ -373,8 +353,3 @@ def _write(frame: pd.DataFrame, schema: pa.Schema, path: Path) -> None:
 
 def _read_part(part_dir: Path) -> dict[str, pd.DataFrame]:
     return {p.stem: pd.read_parquet(p) for p in sorted(part_dir.glob("*.parquet"))}
-
-
-#: Days are offset into a non-negative span per firm so that (firm, day) sorts as one int.
-_DAY_MIN = -200_000
-_DAY_SPAN = 400_000
