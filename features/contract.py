@@ -158,14 +158,17 @@ class RowRule:
     """A rule about ``column`` that may read other columns of the same row.
 
     ``holds(row)`` is the rule; ``text`` says it in words; when ``shows`` names a column, the
-    request side adds that column's value to the text ("must be <= revenue (120)").
+    request side adds that column's value to the text ("must be <= revenue (120)"). ``kind``
+    and ``params`` name the rule and its arguments (``("overdue", 1)``) for docs and tests.
     """
 
     column: str
     text: str
     holds: Callable[[Row], Any]
+    kind: str
     reads: tuple[str, ...] = ()
     shows: str | None = None
+    params: tuple[Any, ...] = ()
 
 
 def not_before(column: str, other: str) -> RowRule:
@@ -176,7 +179,7 @@ def not_before(column: str, other: str) -> RowRule:
             | compare(operator.ge, row[column], row[other])
         )
 
-    return RowRule(column, f"must be on or after {other}", holds, (other,), other)
+    return RowRule(column, f"must be on or after {other}", holds, "not_before", (other,), other)
 
 
 def at_most(column: str, other: str) -> RowRule:
@@ -187,14 +190,14 @@ def at_most(column: str, other: str) -> RowRule:
             | compare(operator.le, row[column], row[other])
         )
 
-    return RowRule(column, f"must be <= {other}", holds, (other,), other)
+    return RowRule(column, f"must be <= {other}", holds, "at_most", (other,), other)
 
 
 def requires(column: str, other: str) -> RowRule:
     def holds(row: Row) -> Any:
         return missing(row[column]) | ~_as_bool(missing(row[other]))
 
-    return RowRule(column, f"requires {other}", holds, (other,))
+    return RowRule(column, f"requires {other}", holds, "requires", (other,))
 
 
 def first_of_month(column: str) -> RowRule:
@@ -203,14 +206,15 @@ def first_of_month(column: str) -> RowRule:
         day = value.dt.day if isinstance(value, pd.Series) else getattr(value, "day", None)
         return missing(value) | compare(operator.eq, day, 1)
 
-    return RowRule(column, "must be the first day of a month", holds)
+    return RowRule(column, "must be the first day of a month", holds, "first_of_month")
 
 
 def required_when(column: str, other: str, value: str) -> RowRule:
     def holds(row: Row) -> Any:
         return compare(operator.ne, row[other], value) | ~_as_bool(missing(row[column]))
 
-    return RowRule(column, f"is required when {other} is {value}", holds, (other,))
+    text = f"is required when {other} is {value}"
+    return RowRule(column, text, holds, "required_when", (other,), params=(value,))
 
 
 def at_least_when(column: str, bound: int, other: str, value: str) -> RowRule:
@@ -221,7 +225,8 @@ def at_least_when(column: str, bound: int, other: str, value: str) -> RowRule:
             | compare(operator.ge, row[column], bound)
         )
 
-    return RowRule(column, f"must be >= {bound} when {other} is {value}", holds, (other,))
+    text = f"must be >= {bound} when {other} is {value}"
+    return RowRule(column, text, holds, "at_least_when", (other,), params=(value, bound))
 
 
 def _as_bool(value: Any) -> Any:
