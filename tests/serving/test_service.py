@@ -242,6 +242,6 @@ def test_service_class_in_process(service_env, sample_requests) -> None:
     store = AuditStore(service_env)
     store.create_schema()
     svc = TechRiskService()
-    assert svc.metadata()["model"]["alias"] == "champion"
+    assert svc.metadata().model.alias == "champion"
     out = svc.scorer.score(ScoreRequest.model_validate(sample_requests[9]))
-    assert store.get(out["request_id"]).pd == out["pd"]
+    assert store.get(out.request_id).pd == out.pd
