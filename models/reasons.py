@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -32,6 +32,36 @@ _ZH_UNIT = {
     "people": "人",
 }
 OTHER_FAMILY = ("其他", "other")
+
+
+class FeatureReason(TypedDict):
+    """One feature speaking for its family: the firm's value beside the reference."""
+
+    feature: str
+    value: float | None
+    reference: float | None
+    points: float
+    zh: str
+    en: str
+
+
+class FamilyReason(TypedDict):
+    """One family's reason: its points (negative raises risk) and its leading features."""
+
+    family: str
+    family_zh: str
+    family_en: str
+    points: float
+    features: list[FeatureReason]
+    zh: str
+    en: str
+
+
+class RowReasons(TypedDict):
+    """A row's reasons, each side most telling first (plain dicts: a batch makes millions)."""
+
+    raise_risk: list[FamilyReason]
+    lower_risk: list[FamilyReason]
 
 
 @dataclass(frozen=True)
@@ -114,7 +144,9 @@ class ReasonBuilder:
                 return refs[key], "industry"
         return refs.get("all", float("nan")), "all"
 
-    def feature_reason(self, i: int, value: float, points: float, industry: float | None) -> dict:
+    def feature_reason(
+        self, i: int, value: float, points: float, industry: float | None
+    ) -> FeatureReason:
         ref, zh_ref, en_ref = self._reference_text(i, industry)
         name, m = self._feature_meta[i]
         zh_value, en_value = format_value(value, m.unit, m.labels)
@@ -146,70 +178,72 @@ class ReasonBuilder:
             self._ref_cache[key] = cached
         return cached
 
+    @property
+    def family_names(self) -> tuple[str, ...]:
+        """The families in registry order: the columns of :meth:`family_totals`."""
+        return tuple(self._family_names)
+
     def explain(
-        self, x: np.ndarray, points: np.ndarray, top: int = 5, per_family: int = 2
-    ) -> dict[str, Any]:
-        """Reasons for one row: families that raise risk (most first) and that lower it.
+        self,
+        X: np.ndarray,
+        points: np.ndarray,
+        top: int = 5,
+        per_family: int = 2,
+        lower: bool = True,
+        totals: np.ndarray | None = None,
+    ) -> list[RowReasons]:
+        """Reasons of every row: families that raise the risk (most first) and that lower it.
 
-        ``points`` are the row's per-feature score points (negative = raises risk).
+        ``points`` are the rows' per-feature score points (negative = raises risk); ``totals``
+        their :meth:`family_totals` when the caller has them already. The ranking of families
+        and of each family's leading features is done for all rows at once, and only the
+        chosen families are worded, so a batch of millions asking for three risk reasons
+        (``lower=False``) pays for three renderings a row. A row's answer does not depend on
+        the other rows of the batch.
         """
-        industry = self._industry(x)
-        row = self._family_totals(points[None, :])[0]
-        totals = {f: float(t) for f, t in zip(self._family_names, row, strict=True)}
-        raising = sorted((f for f in totals if totals[f] < 0), key=lambda f: totals[f])[:top]
-        lowering = sorted((f for f in totals if totals[f] > 0), key=lambda f: -totals[f])[:top]
-
-        def picked(family: str, sign: int) -> list[int]:
-            idx = self._family_idx[family]
-            order = idx[np.argsort(sign * points[idx], kind="stable")]  # most negative first
-            return [int(i) for i in order[:per_family] if sign * points[i] < 0]
-
-        return {
-            "raise_risk": [
-                self._family_reason(f, totals[f], picked(f, 1), x, points, industry)
-                for f in raising
-            ],
-            "lower_risk": [
-                self._family_reason(f, totals[f], picked(f, -1), x, points, industry)
-                for f in lowering
-            ],
-            "family_points": totals,
-        }
-
-    def top_risks(
-        self, X: np.ndarray, points: np.ndarray, top: int = 3, per_family: int = 2
-    ) -> list[list[dict[str, Any]]]:
-        """The first ``top`` risk-raising reasons of every row, as :meth:`explain` words them.
-
-        Batch screening needs only the leading reasons of millions of rows: the family totals,
-        their ranking and each family's leading features are computed for all rows at once,
-        and only the chosen families are rendered. Row for row the result equals
-        ``explain(...)["raise_risk"][:top]``.
-        """
-        totals = self._family_totals(points)
-        order = np.argsort(totals, axis=1, kind="stable")[:, :top]
-        leaders = []  # per family: (n, per_family) feature indices, most negative first
-        for family in self._family_names:
-            idx = self._family_idx[family]
-            leaders.append(idx[np.argsort(points[:, idx], axis=1, kind="stable")[:, :per_family]])
-        out = []
-        for i in range(len(X)):
-            x, p, industry = X[i], points[i], self._industry(X[i])
-            row = []
-            for k in order[i].tolist():
-                total = float(totals[i, k])
-                if total >= 0:
-                    break
-                feats = [j for j in leaders[k][i].tolist() if p[j] < 0]
-                row.append(self._family_reason(self._family_names[k], total, feats, x, p, industry))
-            out.append(row)
+        if totals is None:
+            totals = self.family_totals(points)
+        k = min(top, len(self._family_names))
+        raising = np.argsort(totals, axis=1, kind="stable")[:, :k]
+        n_raising = np.minimum((totals < 0).sum(axis=1), k).tolist()
+        up = self._leaders(points, 1, per_family)
+        if lower:
+            lowering = np.argsort(-totals, axis=1, kind="stable")[:, :k]
+            n_lowering = np.minimum((totals > 0).sum(axis=1), k).tolist()
+            down = self._leaders(points, -1, per_family)
+        out: list[RowReasons] = []
+        for i in range(len(points)):
+            x, p, t = X[i], points[i], totals[i]
+            industry = self._industry(x)
+            out.append(
+                {
+                    "raise_risk": [
+                        self._family_reason(f, float(t[f]), up[f][i], 1, x, p, industry)
+                        for f in raising[i, : n_raising[i]].tolist()
+                    ],
+                    "lower_risk": [
+                        self._family_reason(f, float(t[f]), down[f][i], -1, x, p, industry)
+                        for f in lowering[i, : n_lowering[i]].tolist()
+                    ]
+                    if lower
+                    else [],
+                }
+            )
         return out
 
-    def _family_totals(self, points: np.ndarray) -> np.ndarray:
+    def _leaders(self, points: np.ndarray, sign: int, per_family: int) -> list[np.ndarray]:
+        """Per family, each row's ``per_family`` features that push most in ``sign``'s way
+        (1: raise risk, most negative points first), as feature indices (n, per_family)."""
+        return [
+            idx[np.argsort(sign * points[:, idx], axis=1, kind="stable")[:, :per_family]]
+            for idx in (self._family_idx[f] for f in self._family_names)
+        ]
+
+    def family_totals(self, points: np.ndarray) -> np.ndarray:
         """Points per (row, family), added feature by feature in registry order.
 
         An explicit order, not ``sum(axis=1)``: numpy sums one row pairwise but many rows
-        sequentially, and the batch must rank and word reasons exactly as the service does.
+        sequentially, and a batch must rank and word reasons exactly as a single request.
         """
         totals = np.zeros((len(points), len(self._family_names)))
         for k, family in enumerate(self._family_names):
@@ -222,15 +256,22 @@ class ReasonBuilder:
 
     def _family_reason(
         self,
-        family: str,
+        k: int,
         total: float,
-        picked: list[int],
+        leaders: np.ndarray,
+        sign: int,
         x: np.ndarray,
         points: np.ndarray,
         industry: float | None,
-    ) -> dict[str, Any]:
-        """One family's reason: its points and the features ``picked`` to speak for it."""
-        feats = [self.feature_reason(i, float(x[i]), float(points[i]), industry) for i in picked]
+    ) -> FamilyReason:
+        """Family ``k``'s reason: its points, and those of its ``leaders`` that push in
+        ``sign``'s way (a leading feature that pushes the other way does not speak)."""
+        feats = [
+            self.feature_reason(j, float(x[j]), float(points[j]), industry)
+            for j in leaders.tolist()
+            if sign * points[j] < 0
+        ]
+        family = self._family_names[k]
         zh, en = self.families.get(family, OTHER_FAMILY)
         return {
             "family": str(family),

@@ -3,7 +3,12 @@
 Request bodies are validated by ``serving.schemas`` (not by BentoML), so that every 4xx names
 the field, the value and the rule in one shape: ``{"error": ..., "errors": [{field, value,
 rule}]}``. The envelope models below only document the bodies in the OpenAPI page and accept
-any JSON object; the real validation runs inside the endpoint.
+any JSON object; the real validation runs inside the endpoint. They are not typed as
+``ScoreRequest`` because BentoML 1.4 validates a typed input before the endpoint runs and
+answers a failure with its own fixed 400 ``{"error", "detail"}`` (no hook to reshape it), and
+because a batch must answer each bad item on its own instead of refusing the whole batch.
+
+Responses are the pydantic types of ``serving.responses``, rendered from the scoring kernel.
 """
 
 from __future__ import annotations
@@ -15,9 +20,19 @@ from typing import Any
 
 import bentoml
 from pydantic import BaseModel, ConfigDict, ValidationError
+from starlette.responses import JSONResponse
 
 from serving import model_source, settings
 from serving.audit import AuditStore, AuditUnavailable
+from serving.responses import (
+    ErrorResponse,
+    FieldError,
+    Metadata,
+    RejectedItem,
+    ScoreBatchResponse,
+    ScoredItem,
+    ScoreResponse,
+)
 from serving.schemas import ScoreBatchRequest, ScoreRequest, parse_batch
 from serving.schemas import validation_errors as describe_errors
 from serving.scoring import Scorer
@@ -65,18 +80,28 @@ class BatchBody(BaseModel):
         return ScoreBatchRequest.model_json_schema(*args, **kwargs)
 
 
-def _invalid(ctx: bentoml.Context, errors: list[dict[str, Any]]) -> dict[str, Any]:
-    ctx.response.status_code = 422
-    return {"error": "invalid request", "errors": errors}
+def _refused(ctx: bentoml.Context, status: int, body: ErrorResponse) -> JSONResponse:
+    """A 4xx/5xx body; BentoML copies the context's status onto a returned response."""
+    ctx.response.status_code = status
+    return JSONResponse(body.model_dump(mode="json", exclude_none=True), status_code=status)
 
 
-def _unavailable(ctx: bentoml.Context, exc: AuditUnavailable) -> dict[str, Any]:
-    ctx.response.status_code = 503
+def _invalid(ctx: bentoml.Context, errors: list[dict[str, Any]]) -> JSONResponse:
+    return _refused(
+        ctx, 422, ErrorResponse(error="invalid request", errors=[FieldError(**e) for e in errors])
+    )
+
+
+def _unavailable(ctx: bentoml.Context, exc: AuditUnavailable) -> JSONResponse:
     log.error("audit store unavailable: %s", exc)
-    return {
-        "error": "audit store unavailable: the decision could not be recorded, so no score is "
-        f"returned; retry later ({exc})"
-    }
+    return _refused(
+        ctx,
+        503,
+        ErrorResponse(
+            error="audit store unavailable: the decision could not be recorded, so no score is "
+            f"returned; retry later ({exc})"
+        ),
+    )
 
 
 @bentoml.service(
@@ -103,7 +128,7 @@ class TechRiskService:
         AuditStore().create_schema()
 
     @bentoml.api(route="/score", input_spec=ScoreBody)
-    def score(self, ctx: bentoml.Context, **body: Any) -> dict[str, Any]:
+    def score(self, ctx: bentoml.Context, **body: Any) -> ScoreResponse:
         """Score one firm: PD, score, grade, decision, peer percentile and top reasons."""
         try:
             request = ScoreRequest.model_validate(_present(body))
@@ -115,7 +140,7 @@ class TechRiskService:
             return _unavailable(ctx, exc)
 
     @bentoml.api(route="/score_batch", input_spec=BatchBody)
-    def score_batch(self, ctx: bentoml.Context, **body: Any) -> dict[str, Any]:
+    def score_batch(self, ctx: bentoml.Context, **body: Any) -> ScoreBatchResponse:
         """Score many firms; each item gets a result or its own errors."""
         try:
             requests, errors = parse_batch(_present(body))
@@ -126,20 +151,18 @@ class TechRiskService:
             scored = iter(self.scorer.score_many(good))
         except AuditUnavailable as exc:
             return _unavailable(ctx, exc)
-        items = [
-            {"index": i, "ok": True, "result": next(scored)}
+        items: list[ScoredItem | RejectedItem] = [
+            ScoredItem(index=i, ok=True, result=next(scored))
             if err is None
-            else {"index": i, "ok": False, "errors": err.errors}
+            else RejectedItem(index=i, ok=False, errors=[FieldError(**e) for e in err.errors])
             for i, err in enumerate(errors)
         ]
-        return {
-            "items": items,
-            "scored": len(good),
-            "rejected": sum(e is not None for e in errors),
-        }
+        return ScoreBatchResponse(
+            items=items, scored=len(good), rejected=sum(e is not None for e in errors)
+        )
 
     @bentoml.api(route="/metadata")
-    def metadata(self) -> dict[str, Any]:
+    def metadata(self) -> Metadata:
         """Model name, version, alias, training window, OOT metrics, scale, grades, features."""
         return self.scorer.metadata()
 

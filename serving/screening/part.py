@@ -2,7 +2,7 @@
 
 This is the unit of work of both engines: the single process runs the parts one after
 another, Dask runs them on workers. It calls the same functions as the live service
-(``features.build.build_feature_matrix``, the packaged ``PDModel``, ``ReasonBuilder``), so a
+(``features.build.build_feature_matrix`` and the scoring kernel ``models.kernel.score``), so a
 firm screened in a batch gets the score and the reasons the service would give it.
 
 A part is done when its files are renamed into place; the rename is the commit that lets an
@@ -38,6 +38,7 @@ from features.errors import Failure
 from features.loaders import empty_table, split_valid
 from features.schemas import DATE_DTYPE, SOURCE_TABLES
 from features.timing import RECORD_TABLES, as_of_failures, future_counts, known_days
+from models import kernel
 from models.pd_model import PDModel
 from serving.screening.partition import OPTIONAL, ROW
 from serving.screening.portfolio import PortfolioParams, aggregate
@@ -256,22 +257,17 @@ def _score(
     if len(apps) == 0:
         return _with_score_columns(out, ref)
     X = build_feature_matrix(sources, apps)
-    contrib = model.contributions(X, threads=threads)
-    scores = model.scores_from_margin(contrib.sum(axis=1))
-    _, points = model.points(contrib)
-    out["pd"] = scores.pd
-    out["score"] = scores.score
-    out["grade"] = scores.grade.astype(np.int64)
-    out["decision"] = model.decide(scores.pd, out["product"].to_numpy()).astype(object)
-    percentile = model.peer_percentile(X, scores.pd)
-    out["peer_percentile"] = np.nan if percentile is None else percentile
-    reasons = (
-        model.reasons.top_risks(X, points, top=TOP_REASONS)
-        if model.reasons is not None
-        else [[] for _ in range(len(X))]
+    scored = kernel.score(
+        model, X, out["product"].to_numpy(), top=TOP_REASONS, lower=False, threads=threads
     )
+    out["pd"] = scored.pd
+    out["score"] = scored.score
+    out["grade"] = scored.grade
+    out["decision"] = scored.decision.astype(object)
+    out["peer_percentile"] = np.nan if scored.percentile is None else scored.percentile
+    assert scored.reasons is not None  # asked for with top=TOP_REASONS
     for k in range(TOP_REASONS):
-        picked = [r[k] if len(r) > k else None for r in reasons]
+        picked = [r["raise_risk"][k] if len(r["raise_risk"]) > k else None for r in scored.reasons]
         out[f"reason_{k + 1}_family"] = [r and r["family"] for r in picked]
         out[f"reason_{k + 1}_points"] = [r["points"] if r else np.nan for r in picked]
         out[f"reason_{k + 1}_zh"] = [r and r["zh"] for r in picked]

@@ -22,15 +22,15 @@ def explained(small_fit):
 def test_family_points_plus_base_add_up_to_the_score(explained) -> None:
     model, builder, X, base, points = explained
     score = model.score(X).score
+    totals = builder.family_totals(points)
+    assert totals.shape == (len(X), len(builder.family_names))
     for i in range(len(X)):
-        out = builder.explain(X[i], points[i])
-        assert base[i] + sum(out["family_points"].values()) == pytest.approx(score[i], abs=1e-8)
+        assert base[i] + totals[i].sum() == pytest.approx(score[i], abs=1e-8)
 
 
 def test_families_are_ranked_by_how_much_they_raise_and_lower_risk(explained) -> None:
     _, builder, X, _, points = explained
-    for i in range(50):
-        out = builder.explain(X[i], points[i])
+    for out in builder.explain(X[:50], points[:50]):
         up = [r["points"] for r in out["raise_risk"]]
         down = [r["points"] for r in out["lower_risk"]]
         assert all(p < 0 for p in up) and up == sorted(up)
@@ -53,7 +53,7 @@ def test_reason_text_has_value_and_industry_reference() -> None:
         references={"ip_class1_valid": {"all": 1.0, "0": 3.0}},
         industry_feature="firm_industry",
     )
-    out = builder.explain(np.array([0.0, 0.0]), np.array([-21.5, 0.0]))
+    (out,) = builder.explain(np.array([[0.0, 0.0]]), np.array([[-21.5, 0.0]]))
     reason = out["raise_risk"][0]
     assert reason["features"][0]["zh"] == "有效发明专利 0 件（同业中位数 3 件）"
     assert reason["features"][0]["en"] == "valid invention patents: 0 (industry median 3)"
@@ -79,4 +79,13 @@ def test_format_value(value, unit, labels, expected) -> None:
 def test_round_trip(explained) -> None:
     _, builder, X, _, points = explained
     again = ReasonBuilder.from_dict(builder.features, builder.to_dict())
-    assert again.explain(X[0], points[0]) == builder.explain(X[0], points[0])
+    assert again.explain(X[:5], points[:5]) == builder.explain(X[:5], points[:5])
+
+
+def test_only_the_risk_side_when_asked(explained) -> None:
+    _, builder, X, _, points = explained
+    both = builder.explain(X[:40], points[:40], top=3)
+    risk = builder.explain(X[:40], points[:40], top=3, lower=False)
+    assert [r["raise_risk"] for r in risk] == [r["raise_risk"] for r in both]
+    assert all(r["lower_risk"] == [] for r in risk)
+    assert any(r["lower_risk"] for r in both)

@@ -162,15 +162,15 @@ def test_batch_answers_equal_the_service(screened, small_market, handle):
         request = ScoreRequest.model_validate(body, context={"today": TODAY})
         served = scorer.score(request)
         row = out.loc[loan_id]
-        assert row["pd"] == pytest.approx(served["pd"], rel=1e-12)
-        assert row["score"] == pytest.approx(served["score"], rel=1e-12)
-        assert row["grade"] == served["grade"]
-        assert row["decision"] == served["decision"]
-        assert row["peer_percentile"] == pytest.approx(served["peer_percentile"])
-        assert row["ignored_future_records"] == served["ignored_future_total"]
-        for k, reason in enumerate(served["reasons"]["raise_risk"][:3], start=1):
-            assert row[f"reason_{k}_zh"] == reason["zh"]
-            assert row[f"reason_{k}_en"] == reason["en"]
+        assert row["pd"] == pytest.approx(served.pd, rel=1e-12)
+        assert row["score"] == pytest.approx(served.score, rel=1e-12)
+        assert row["grade"] == served.grade
+        assert row["decision"] == served.decision
+        assert row["peer_percentile"] == pytest.approx(served.peer_percentile)
+        assert row["ignored_future_records"] == served.ignored_future_total
+        for k, reason in enumerate(served.reasons.raise_risk[:3], start=1):
+            assert row[f"reason_{k}_zh"] == reason.zh
+            assert row[f"reason_{k}_en"] == reason.en
 
 
 def test_csv_output_matches_parquet(screened):
@@ -343,14 +343,19 @@ def test_cli_names_a_missing_column(dirty_market, registry, tmp_path, monkeypatc
     assert "firms: column 'industry' is required but missing" in said
 
 
-def test_top_risks_word_the_service_reasons(handle, small_market):
+def test_screening_reasons_word_the_service_reasons(handle, small_market):
+    """Screening's kernel call (three risk reasons, all rows at once) words each row's risks
+    as the service's call (five each way, one row) does."""
     from features.build import build_feature_matrix
+    from models.kernel import score
 
     model = handle.model
     apps = small_market["applications"].tail(300)
     X = build_feature_matrix(small_market, apps)
-    _, points = model.points(model.contributions(X))
-    batch = model.reasons.top_risks(X, points, top=3)
+    products = apps["product"].to_numpy()
+    batch = score(model, X, products, top=3, lower=False)
     for i in range(len(X)):
-        served = model.reasons.explain(X[i], points[i])["raise_risk"][:3]
-        assert json.dumps(batch[i], default=str) == json.dumps(served, default=str)
+        served = score(model, X[i : i + 1], products[i : i + 1]).reasons[0]["raise_risk"][:3]
+        assert json.dumps(batch.reasons[i]["raise_risk"], default=str) == json.dumps(
+            served, default=str
+        )

@@ -170,6 +170,25 @@ def test_health_and_openapi(client):
     assert "firm" in str(body) or "$ref" in str(body)
 
 
+def test_openapi_documents_what_comes_back(client, sample_requests):
+    """The response schemas name every field a response carries, down to a reason's feature."""
+    spec = client.get("/docs.json").json()
+    schemas = spec["components"]["schemas"]
+
+    def answer(path: str) -> dict:
+        ok = spec["paths"][path]["post"]["responses"]["200"]["content"]["application/json"]
+        return ok["schema"]
+
+    scored = client.post("/score", json=sample_requests[4]).json()
+    assert set(answer("/score")["properties"]) == set(scored)
+    reason = scored["reasons"]["raise_risk"][0]
+    assert set(schemas["Reason"]["properties"]) == set(reason)
+    assert set(schemas["FeatureReason"]["properties"]) == set(reason["features"][0])
+    assert set(answer("/score_batch")["properties"]) == {"items", "scored", "rejected"}
+    assert set(schemas["RejectedItem"]["properties"]) == {"index", "ok", "errors"}
+    assert answer("/score")["properties"]["decision"]["enum"] == ["approve", "review", "decline"]
+
+
 def test_store_down_gives_503_and_no_score(registry, sample_requests, monkeypatch, asgi_app):
     from starlette.testclient import TestClient
 
@@ -242,6 +261,6 @@ def test_service_class_in_process(service_env, sample_requests) -> None:
     store = AuditStore(service_env)
     store.create_schema()
     svc = TechRiskService()
-    assert svc.metadata()["model"]["alias"] == "champion"
+    assert svc.metadata().model.alias == "champion"
     out = svc.scorer.score(ScoreRequest.model_validate(sample_requests[9]))
-    assert store.get(out["request_id"]).pd == out["pd"]
+    assert store.get(out.request_id).pd == out.pd
