@@ -13,7 +13,7 @@ import dataclasses
 from rich.console import Console
 from rich.table import Table
 
-from features.errors import TechriskError
+from techrisk_base.errors import TechriskError
 from serving.audit import AuditStore, DecisionRecord, canonical_json
 
 _DECISION_STYLE = {"approve": "green", "review": "yellow", "decline": "red"}

@@ -16,7 +16,7 @@ import mlflow
 from mlflow.tracking import MlflowClient
 
 from models.pd_model import PDModel
-from serving import settings
+from techrisk_base import settings
 from serving.scoring import ModelHandle
 
 #: Set while building a Bento, so the service class references the stored model.

@@ -16,7 +16,8 @@ from typing import Any
 import bentoml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from serving import model_source, settings
+from serving import model_source
+from techrisk_base import settings
 from serving.audit import AuditStore, AuditUnavailable
 from serving.schemas import ScoreBatchRequest, ScoreRequest, parse_batch
 from serving.schemas import validation_errors as describe_errors

@@ -16,6 +16,7 @@ import pandas as pd
 from features.credit_code import generate_codes
 from features.schemas import RATINGS
 from features.schemas import TABLES as SCHEMAS
+from techrisk_base.errors import InvalidArgument
 from features.synthetic.applications import assign_guarantees, draw_applications, pledge_patents
 from features.synthetic.financials import draw_accounts, financials_rows
 from features.synthetic.financing import round_rows
@@ -68,7 +69,7 @@ def generate_market(n_firms: int = 100_000, seed: int = 0) -> dict[str, pd.DataF
     true_pd), which only evaluation may read.
     """
     if n_firms < 1:
-        raise ValueError(f"n_firms must be a positive integer; got {n_firms!r}")
+        raise InvalidArgument("n_firms", n_firms, "must be a positive integer")
     rng = dict(
         zip(
             _STEPS,

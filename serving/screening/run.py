@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from features.errors import TechriskError
+from techrisk_base.errors import TechriskError
 from models.pd_model import PDModel
 from serving.screening import part as parts
 from serving.screening.partition import ScreenInputs, part_name, partition
