@@ -21,7 +21,6 @@ import hashlib
 import json
 import math
 import numbers
-import os
 import re
 import sqlite3
 import threading

@@ -13,8 +13,8 @@ import dataclasses
 from rich.console import Console
 from rich.table import Table
 
-from techrisk_base.errors import TechriskError
 from serving.audit import AuditStore, DecisionRecord, canonical_json
+from techrisk_base.errors import TechriskError
 
 _DECISION_STYLE = {"approve": "green", "review": "yellow", "decline": "red"}
 

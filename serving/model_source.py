@@ -16,8 +16,8 @@ import mlflow
 from mlflow.tracking import MlflowClient
 
 from models.pd_model import PDModel
-from techrisk_base import settings
 from serving.scoring import ModelHandle
+from techrisk_base import settings
 
 #: Set while building a Bento, so the service class references the stored model.
 PACKAGING_FLAG = "TECHRISK_PACKAGING"

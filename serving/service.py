@@ -17,11 +17,11 @@ import bentoml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from serving import model_source
-from techrisk_base import settings
 from serving.audit import AuditStore, AuditUnavailable
 from serving.schemas import ScoreBatchRequest, ScoreRequest, parse_batch
 from serving.schemas import validation_errors as describe_errors
 from serving.scoring import Scorer
+from techrisk_base import settings
 
 log = logging.getLogger("techrisk.service")
 

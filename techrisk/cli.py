@@ -21,7 +21,7 @@ EXAMPLE_REQUEST = Path("examples/score_request.json")
 
 
 def _generate(firms: int, seed: int, out: Path) -> None:
-    from features.synthetic import generate_market, write_market
+    from synthetic import generate_market, write_market
 
     start = time.perf_counter()
     with console.status(f"Generating a market of {firms:,} firms (seed {seed})…"):
@@ -169,7 +169,9 @@ def _iso_date(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an ISO date (YYYY-MM-DD); got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"must be an ISO date (YYYY-MM-DD); got {text!r}"
+        ) from None
 
 
 def _one_line(exc: BaseException) -> str:

@@ -13,7 +13,7 @@ from hypothesis import settings
 
 from features.build import build_feature_table
 from features.store import write_feature_table
-from features.synthetic import generate_market, write_market
+from synthetic import generate_market, write_market
 
 # Deterministic property tests: the same examples on every run and machine.
 settings.register_profile("techrisk", derandomize=True, deadline=None)

@@ -87,7 +87,9 @@ def aggregate(
     lgd = results["guarantee"].map(params.lgd)
     if lgd.isna().any():
         unknown = sorted(set(results["guarantee"][lgd.isna()]))
-        raise InvalidArgument("lgd", dict(params.lgd), f"gives no LGD for guarantee type(s) {unknown}")
+        raise InvalidArgument(
+            "lgd", dict(params.lgd), f"gives no LGD for guarantee type(s) {unknown}"
+        )
     pd_ = results["pd"].to_numpy(dtype=np.float64)
     amount = results["amount"].to_numpy(dtype=np.float64)
     loss_rate = lgd.to_numpy(dtype=np.float64) * amount

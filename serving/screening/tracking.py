@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import mlflow
 
-from techrisk_base import settings
 from serving.scoring import ModelHandle
 from serving.screening.run import ScreenResult
+from techrisk_base import settings
 
 EXPERIMENT = "techrisk-screening"
 

@@ -12,13 +12,13 @@ import pandas as pd
 import pytest
 
 from features.credit_code import generate_codes
-from features.synthetic import write_market
 from serving.model_source import from_registry
 from serving.scoring import Scorer
 from serving.screening.part import ModelRef
 from serving.screening.partition import ScreenInputs, part_of
 from serving.screening.portfolio import PortfolioParams
 from serving.screening.run import ResumeMismatch, screen
+from synthetic import write_market
 from tests.conftest import environment
 
 TODAY = dt.date(2025, 6, 30)

@@ -80,18 +80,18 @@ import numpy as np
 
 from features.pit import MISSING_DAY, EventStream, Queries, add_months
 from features.schemas import RATINGS
-from features.synthetic import calibration as cal
-from features.synthetic.dates import DAYS_PER_MONTH, DAYS_PER_YEAR, day
-from features.synthetic.draws import sigmoid
-from features.synthetic.financing import LATE_STAGES
-from features.synthetic.ip import CLASS1_TYPES, PATENT_TYPES, PLEDGEABLE_TYPES
-from features.synthetic.population import Population
 from features.timing import (
     CITATION_WINDOW_MONTHS,
     financials_known_day,
     staffing_known_day,
     tax_rating_known_day,
 )
+from synthetic import calibration as cal
+from synthetic.dates import DAYS_PER_MONTH, DAYS_PER_YEAR, day
+from synthetic.draws import sigmoid
+from synthetic.financing import LATE_STAGES
+from synthetic.ip import CLASS1_TYPES, PATENT_TYPES, PLEDGEABLE_TYPES
+from synthetic.population import Population
 
 INTERCEPT = -5.3
 #: Scales the whole sum: sets the oracle AUC without changing how the terms weigh each other.
