@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from techrisk_base import settings
+from techrisk_base.arguments import iso_date, port, positive_int
 from techrisk_base.errors import TechriskError
 
 console = Console()
@@ -147,33 +148,6 @@ def _serve(port: int, example: Path) -> int:
     return subprocess.call(command)
 
 
-def _positive_int(text: str) -> int:
-    """An argparse type: a bad value becomes argparse's one-line usage error, not a traceback."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text!r}")
-    return value
-
-
-def _port(text: str) -> int:
-    value = _positive_int(text)
-    if value > 65_535:
-        raise argparse.ArgumentTypeError(f"must be a TCP port in 1..65535; got {text!r}")
-    return value
-
-
-def _iso_date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"must be an ISO date (YYYY-MM-DD); got {text!r}"
-        ) from None
-
-
 def _one_line(exc: BaseException) -> str:
     """The error as one line: a multi-line message (one line per broken rule) joined by '; '."""
     return "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
@@ -185,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
 
     gen = sub.add_parser("generate", help="write a synthetic tech-SME market (Parquet)")
-    gen.add_argument("--firms", type=_positive_int, default=100_000)
+    gen.add_argument("--firms", type=positive_int, default=100_000)
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--out", type=Path, default=settings.market_dir())
 
@@ -202,23 +176,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     tr.add_argument("--config", type=Path, help="TOML describing a bank's own feature table")
     tr.add_argument("--table", type=Path, default=settings.feature_table())
     tr.add_argument(
-        "--valid-start", type=_iso_date, help="ISO date; default: 70 %% quantile of as-of dates"
+        "--valid-start", type=iso_date, help="ISO date; default: 70 %% quantile of as-of dates"
     )
     tr.add_argument(
-        "--oot-start", type=_iso_date, help="ISO date; default: 85 %% quantile of as-of dates"
+        "--oot-start", type=iso_date, help="ISO date; default: 85 %% quantile of as-of dates"
     )
 
     srv = sub.add_parser("serve", help="serve the @champion model with BentoML on 127.0.0.1")
-    srv.add_argument("--port", type=_port, default=3000)
+    srv.add_argument("--port", type=port, default=3000)
     srv.add_argument("--example", type=Path, default=EXAMPLE_REQUEST)
 
     demo = sub.add_parser(
         "demo",
         help="the main job on embedded defaults: generate → features → train → screen → serve",
     )
-    demo.add_argument("--firms", type=_positive_int, default=100_000)
+    demo.add_argument("--firms", type=positive_int, default=100_000)
     demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--port", type=_port, default=3000)
+    demo.add_argument("--port", type=port, default=3000)
 
     sub.add_parser(
         "bento", help="import the registered model into BentoML and build a self-contained Bento"
