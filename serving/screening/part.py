@@ -49,7 +49,6 @@ ERRORS_FILE = "errors.parquet"
 CELLS_FILE = "cells.parquet"
 STRESS_FILE = "stress.parquet"
 COUNTS_FILE = "counts.json"
-DONE_FILES = (RESULTS_FILE, ERRORS_FILE, CELLS_FILE, STRESS_FILE, COUNTS_FILE)
 
 #: Tables of dated records about a firm (what the point-in-time rule may ignore).
 RECORD_TABLES = tuple(t for t in SOURCE_TABLES if t not in ("firms", "applications"))
