@@ -250,6 +250,7 @@ def test_migrated_schema_matches_the_table_definition(store: AuditStore, url: st
     assert len(version) == 1
 
 
+@pytest.mark.slow
 def test_create_schema_is_safe_when_processes_start_together(url: str) -> None:
     """Processes wait, already imported, for one signal, then all migrate at once."""
     script = (

@@ -296,6 +296,7 @@ def test_cli_screens_and_logs_the_report_to_mlflow(registry, dirty_market, tmp_p
     market, _ = dirty_market
     for key, value in registry.items():
         monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)
     out = tmp_path / "cli"
     code = main(
         [
@@ -325,6 +326,9 @@ def test_cli_screens_and_logs_the_report_to_mlflow(registry, dirty_market, tmp_p
     assert run["params.fund_fund_capital"] == "20000.0"
     artifacts = mlflow.artifacts.list_artifacts(run_id=run["run_id"])
     assert {"portfolio.html", "portfolio.json", "errors.csv"} <= {a.path for a in artifacts}
+    # The artifacts follow TECHRISK_ARTIFACT_DIR, not MLflow's ./mlruns default.
+    assert run["artifact_uri"].startswith(Path(registry["TECHRISK_ARTIFACT_DIR"]).as_uri())
+    assert not (tmp_path / "mlruns").exists()
 
 
 def test_cli_names_a_missing_column(dirty_market, registry, tmp_path, monkeypatch, capsys):

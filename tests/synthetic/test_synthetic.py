@@ -207,6 +207,7 @@ def test_staff_structure(market):
     assert above == pytest.approx(cal.COLLEGE_ABOVE_FLOOR_SHARE, abs=0.04)
 
 
+@pytest.mark.slow
 def test_thin_files(market):
     """Among firms old enough to have filed, the thin-file shares (some patchy filers too)."""
     firms = market["firms"]

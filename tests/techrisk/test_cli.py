@@ -75,6 +75,7 @@ def test_a_bad_argument_value_is_argparse_usage_error(
     assert message in err.splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_a_missing_model_names_the_uri_and_store(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bento"]) == 2
     err = capsys.readouterr().err
@@ -96,6 +97,7 @@ def test_a_schema_error_of_several_rules_prints_as_one_line(
     assert "table 'firms'" in err or "firms:" in err
 
 
+@pytest.mark.slow
 def test_the_console_script_exits_non_zero_without_a_traceback(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "techrisk.cli", "screen", "--coverage", "1.5"],
