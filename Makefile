@@ -1,10 +1,11 @@
-# The two commands of README.md: `make demo` (set up, run the main job) and `make test`.
+# The two commands of README.md: `make demo` (set up, run the main job) and `make test` (CI:
+# everything); `make test-fast` is the inner loop (tests not marked `slow`).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench bench-screening clean
+.PHONY: setup demo test test-fast lint bench bench-screening clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +21,10 @@ demo: setup
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+test-fast: setup
+	$(BIN)/ruff check .
+	$(BIN)/pytest -m "not slow"
 
 lint: setup
 	$(BIN)/ruff check .

@@ -22,7 +22,7 @@ from rich.table import Table
 
 from features.build import build_feature_matrix, build_features
 from features.loaders import load_sources
-from features.synthetic import generate_market, write_market
+from synthetic import generate_market, write_market
 
 console = Console()
 

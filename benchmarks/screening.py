@@ -35,8 +35,8 @@ from features.credit_code import generate_codes
 from features.loaders import load_sources
 from features.schemas import TABLES
 from features.store import write_feature_table
-from features.synthetic import generate_market, write_market
 from serving.model_source import from_registry
+from synthetic import generate_market, write_market
 from training.config import TrainConfig
 from training.run import train
 

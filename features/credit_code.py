@@ -24,7 +24,7 @@ from itertools import repeat
 import numpy as np
 import pandas as pd
 
-from features.errors import TechriskError
+from techrisk_base.errors import TechriskError
 
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 WEIGHTS = np.array([1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28], dtype=np.int32)

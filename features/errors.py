@@ -9,14 +9,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from techrisk_base.errors import TechriskError
+
 #: How many example values a message quotes per rule; the full list is in ``failures``.
 _EXAMPLES = 3
 #: How many rules a message describes before summarising the rest.
 _RULES = 10
-
-
-class TechriskError(Exception):
-    """Base of every error the project raises on purpose."""
 
 
 class UnknownFirm(TechriskError):

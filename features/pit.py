@@ -51,16 +51,6 @@ def as_days(values: object) -> np.ndarray:
     return to_days(arr)
 
 
-def month_floor(days: np.ndarray) -> np.ndarray:
-    """Int days of the first day of each day's month (used for monthly records)."""
-    return (
-        days.astype("datetime64[D]")
-        .astype("datetime64[M]")
-        .astype("datetime64[D]")
-        .astype(np.int64)
-    )
-
-
 def add_months(days: np.ndarray, months: int) -> np.ndarray:
     """Same day-of-month ``months`` later, clipped to month end (Feb 29 → Feb 28)."""
     d = days.astype("datetime64[D]")

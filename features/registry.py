@@ -188,14 +188,5 @@ __all__ = [
 ]
 
 
-def by_family(family: str) -> tuple[Feature, ...]:
-    return tuple(f for f in _FEATURES if f.family == family)
-
-
-def monotone_constraints(names: list[str] | tuple[str, ...]) -> list[int]:
-    """Directions in the order of ``names``; features unknown to the registry get 0."""
-    return [REGISTRY[n].direction if n in REGISTRY else 0 for n in names]
-
-
 def categorical_features(names: list[str] | tuple[str, ...]) -> list[str]:
     return [n for n in names if n in REGISTRY and REGISTRY[n].is_categorical]

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-import numpy as np
 import pandas as pd
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
@@ -110,9 +109,3 @@ def has_alias(name: str, alias: str) -> bool:
 def load_pd_model(uri: str = f"models:/{REGISTERED_NAME}@champion") -> PDModel:
     """The ``PDModel`` behind a registered (or any) MLflow model URI."""
     return mlflow.pyfunc.load_model(uri).unwrap_python_model().model
-
-
-def contributions_from_frame(prediction: pd.DataFrame) -> np.ndarray:
-    """The contribution columns of a pyfunc prediction as a matrix (bias last)."""
-    cols = [c for c in prediction.columns if c.startswith(CONTRIB_PREFIX)]
-    return prediction[cols].to_numpy()

@@ -21,7 +21,6 @@ import hashlib
 import json
 import math
 import numbers
-import os
 import re
 import sqlite3
 import threading
@@ -37,9 +36,9 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
-from features.errors import TechriskError
+from techrisk_base import settings
+from techrisk_base.errors import TechriskError
 
-DEFAULT_DATABASE_URL = "sqlite:///var/techrisk.db"
 DECISIONS = ("approve", "review", "decline")
 CHANNELS = ("score", "score_batch", "screen")
 CREDIT_CODE_LENGTH = 18
@@ -64,11 +63,6 @@ _EXACT_INT = 2**53
 
 class AuditUnavailable(TechriskError):
     """The audit store cannot be reached or refused a write; the service answers 503."""
-
-
-def database_url() -> str:
-    """The audit database from ``TECHRISK_DATABASE_URL``, else SQLite under ``var/``."""
-    return os.environ.get("TECHRISK_DATABASE_URL") or DEFAULT_DATABASE_URL
 
 
 # --- canonical input -------------------------------------------------------------------------
@@ -362,7 +356,7 @@ class AuditStore:
     """
 
     def __init__(self, url: str | None = None) -> None:
-        self._url = make_url(url or database_url())
+        self._url = make_url(url or settings.database_url())
         self._engine = _create_engine(self._url)
         self._writer = self._engine.execution_options(**{_WRITE: True})
 
@@ -379,7 +373,7 @@ class AuditStore:
         advisory lock), so a second process waits and then finds nothing left to do.
         """
         with self._unavailable("could not create the schema"):
-            _ensure_sqlite_folder(self._url)
+            settings.ensure_local_store(self._url.render_as_string(hide_password=False))
             with _MIGRATING, self._writer.begin() as connection:
                 if connection.dialect.name == "postgresql":
                     connection.execute(
@@ -509,16 +503,3 @@ def _set_wal(dbapi_connection: Any, attempts: int = 50, pause_s: float = 0.1) ->
             if "locked" not in str(exc) or attempt == attempts - 1:
                 raise
             time.sleep(pause_s)
-
-
-def _ensure_sqlite_folder(url: URL) -> None:
-    """Create the folder of a relative SQLite path (the ``var/`` default).
-
-    Absolute paths are left as given, so a mistyped one fails loudly instead of growing a
-    new directory tree.
-    """
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-        return
-    path = Path(url.database)
-    if not path.is_absolute():
-        path.parent.mkdir(parents=True, exist_ok=True)

@@ -13,8 +13,9 @@ import dataclasses
 from rich.console import Console
 from rich.table import Table
 
-from features.errors import TechriskError
 from serving.audit import AuditStore, DecisionRecord, canonical_json
+from techrisk_base.arguments import positive_int
+from techrisk_base.errors import TechriskError
 
 _DECISION_STYLE = {"approve": "green", "review": "yellow", "decline": "red"}
 
@@ -28,7 +29,7 @@ def add_audit_commands(subparsers: argparse._SubParsersAction) -> None:
     audit = subparsers.add_parser("audit", help="read the decisions on record in the audit store")
     actions = audit.add_subparsers(dest="audit_command", required=True)
     listing = actions.add_parser("list", help="the newest decisions, newest first")
-    listing.add_argument("--limit", type=int, default=50, help="how many (default 50)")
+    listing.add_argument("--limit", type=positive_int, default=50, help="how many (default 50)")
     listing.add_argument("--credit-code", help="only this firm's decisions")
     show = actions.add_parser("show", help="one decision in full, with reasons and input")
     show.add_argument("request_id")

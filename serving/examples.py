@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from features.loaders import load_sources
-from features.synthetic import generate_market
 from serving.schemas import CHILD_TABLES
+from synthetic import generate_market
 
 #: Firms in the market generated when no tables are given (small: it takes a second).
 EXAMPLE_MARKET_FIRMS = 300

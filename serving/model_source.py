@@ -13,14 +13,26 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from models.pd_model import PDModel
-from serving import settings
 from serving.scoring import ModelHandle
+from techrisk_base import settings
+from techrisk_base.errors import TechriskError
 
 #: Set while building a Bento, so the service class references the stored model.
 PACKAGING_FLAG = "TECHRISK_PACKAGING"
+
+
+class ModelNotFound(TechriskError):
+    """The registry has no model at the URI asked for: nothing trained or registered yet."""
+
+    def __init__(self, uri: str, store: str, reason: str) -> None:
+        super().__init__(
+            f"no model at {uri} in the MLflow store {store} ({reason}); train and register one"
+            " with `techrisk train`, or set TECHRISK_MODEL_URI / MLFLOW_TRACKING_URI"
+        )
 
 
 def from_registry(uri: str | None = None) -> ModelHandle:
@@ -28,15 +40,20 @@ def from_registry(uri: str | None = None) -> ModelHandle:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     mlflow.set_tracking_uri(settings.tracking_uri())
     name, version, alias = settings.parse_registry_uri(uri)
-    if version is None:
-        client = MlflowClient()
-        mv = (
-            client.get_model_version_by_alias(name, alias)
-            if alias
-            else max(client.search_model_versions(f"name='{name}'"), key=lambda v: int(v.version))
-        )
-        version = str(mv.version)
-    model: PDModel = mlflow.pyfunc.load_model(uri).unwrap_python_model().model
+    try:
+        if version is None:
+            client = MlflowClient()
+            versions = (
+                [client.get_model_version_by_alias(name, alias)]
+                if alias
+                else client.search_model_versions(f"name='{name}'")
+            )
+            if not versions:
+                raise ModelNotFound(uri, settings.tracking_uri(), "no version registered")
+            version = str(max(int(v.version) for v in versions))
+        model: PDModel = mlflow.pyfunc.load_model(uri).unwrap_python_model().model
+    except MlflowException as exc:
+        raise ModelNotFound(uri, settings.tracking_uri(), exc.message) from exc
     return ModelHandle(model=model, name=name, version=version, alias=alias, uri=uri)
 
 

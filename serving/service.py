@@ -22,7 +22,7 @@ import bentoml
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.responses import JSONResponse
 
-from serving import model_source, settings
+from serving import model_source
 from serving.audit import AuditStore, AuditUnavailable
 from serving.responses import (
     ErrorResponse,
@@ -36,6 +36,7 @@ from serving.responses import (
 from serving.schemas import ScoreBatchRequest, ScoreRequest, parse_batch
 from serving.schemas import validation_errors as describe_errors
 from serving.scoring import Scorer
+from techrisk_base import settings
 
 log = logging.getLogger("techrisk.service")
 

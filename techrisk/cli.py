@@ -6,12 +6,15 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from techrisk import settings
+from techrisk_base import settings
+from techrisk_base.arguments import iso_date, port, positive_int
+from techrisk_base.errors import TechriskError
 
 console = Console()
 #: One synthetic firm's score request, shipped in the repo for the README's curl example.
@@ -19,7 +22,7 @@ EXAMPLE_REQUEST = Path("examples/score_request.json")
 
 
 def _generate(firms: int, seed: int, out: Path) -> None:
-    from features.synthetic import generate_market, write_market
+    from synthetic import generate_market, write_market
 
     start = time.perf_counter()
     with console.status(f"Generating a market of {firms:,} firms (seed {seed})…"):
@@ -74,23 +77,16 @@ def _features(market: Path, out: Path) -> None:
 
 
 def _train(
-    config_path: Path | None, table: Path, valid_start: str | None, oot_start: str | None
+    config_path: Path | None, table: Path, valid_start: date | None, oot_start: date | None
 ) -> None:
-    from datetime import date
-
     from training.config import TrainConfig
     from training.run import train
-    from training.settings import tracking_uri
-
     if config_path is not None:
         config = TrainConfig.from_toml(config_path)
     else:
-        truth = settings.MARKET_DIR / "truth.parquet"
+        truth = settings.market_dir() / "truth.parquet"
         config = TrainConfig(path=table, truth_path=truth if truth.exists() else None)
-    config = config.with_overrides(
-        valid_start=date.fromisoformat(valid_start) if valid_start else None,
-        oot_start=date.fromisoformat(oot_start) if oot_start else None,
-    )
+    config = config.with_overrides(valid_start=valid_start, oot_start=oot_start)
     with console.status("training…") as status:
         result = train(config, step=lambda msg: status.update(f"training: {msg}…"))
     summary = Table(title=f"OOT performance — run {result.run_id}")
@@ -109,7 +105,9 @@ def _train(
         f"@{result.alias}; timings "
         + ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items())
     )
-    console.print(f"Look at it: .venv/bin/mlflow ui --backend-store-uri {tracking_uri()}")
+    console.print(
+        f"Look at it: .venv/bin/mlflow ui --backend-store-uri {settings.tracking_uri()}"
+    )
 
 
 def _latest_year_list(market: Path, out: Path) -> Path:
@@ -150,41 +148,51 @@ def _serve(port: int, example: Path) -> int:
     return subprocess.call(command)
 
 
+def _one_line(exc: BaseException) -> str:
+    """The error as one line: a multi-line message (one line per broken rule) joined by '; '."""
+    return "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; an error the user can fix is printed as one line with exit status 2."""
     parser = argparse.ArgumentParser(prog="techrisk", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     gen = sub.add_parser("generate", help="write a synthetic tech-SME market (Parquet)")
-    gen.add_argument("--firms", type=int, default=100_000)
+    gen.add_argument("--firms", type=positive_int, default=100_000)
     gen.add_argument("--seed", type=int, default=0)
-    gen.add_argument("--out", type=Path, default=settings.MARKET_DIR)
+    gen.add_argument("--out", type=Path, default=settings.market_dir())
 
     feat = sub.add_parser("features", help="build the point-in-time feature table")
     feat.add_argument(
         "--market",
         type=Path,
-        default=settings.MARKET_DIR,
+        default=settings.market_dir(),
         help="directory of contract tables (<table>.parquet or .csv)",
     )
-    feat.add_argument("--out", type=Path, default=settings.FEATURE_TABLE)
+    feat.add_argument("--out", type=Path, default=settings.feature_table())
 
     tr = sub.add_parser("train", help="train, evaluate and register a PD model in MLflow")
     tr.add_argument("--config", type=Path, help="TOML describing a bank's own feature table")
-    tr.add_argument("--table", type=Path, default=settings.FEATURE_TABLE)
-    tr.add_argument("--valid-start", help="ISO date; default: 70 %% quantile of as-of dates")
-    tr.add_argument("--oot-start", help="ISO date; default: 85 %% quantile of as-of dates")
+    tr.add_argument("--table", type=Path, default=settings.feature_table())
+    tr.add_argument(
+        "--valid-start", type=iso_date, help="ISO date; default: 70 %% quantile of as-of dates"
+    )
+    tr.add_argument(
+        "--oot-start", type=iso_date, help="ISO date; default: 85 %% quantile of as-of dates"
+    )
 
     srv = sub.add_parser("serve", help="serve the @champion model with BentoML on 127.0.0.1")
-    srv.add_argument("--port", type=int, default=3000)
+    srv.add_argument("--port", type=port, default=3000)
     srv.add_argument("--example", type=Path, default=EXAMPLE_REQUEST)
 
     demo = sub.add_parser(
         "demo",
         help="the main job on embedded defaults: generate → features → train → screen → serve",
     )
-    demo.add_argument("--firms", type=int, default=100_000)
+    demo.add_argument("--firms", type=positive_int, default=100_000)
     demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--port", type=int, default=3000)
+    demo.add_argument("--port", type=port, default=3000)
 
     sub.add_parser(
         "bento", help="import the registered model into BentoML and build a self-contained Bento"
@@ -194,11 +202,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from serving.screening.cli import add_screen_command, run_screen
 
     add_audit_commands(sub)
-    add_screen_command(sub, settings.MARKET_DIR, settings.SCREENING_DIR)
+    add_screen_command(sub, settings.market_dir(), settings.screening_dir())
 
     args = parser.parse_args(argv)
-    from features.errors import TechriskError
-
     try:
         if args.command == "generate":
             _generate(args.firms, args.seed, args.out)
@@ -216,16 +222,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "screen":
             run_screen(args, console)
         elif args.command == "demo":
-            _generate(args.firms, args.seed, settings.MARKET_DIR)
-            _features(settings.MARKET_DIR, settings.FEATURE_TABLE)
-            _train(None, settings.FEATURE_TABLE, None, None)
-            latest = _latest_year_list(settings.MARKET_DIR, settings.DEMO_SCREEN_LIST)
+            market, table = settings.market_dir(), settings.feature_table()
+            _generate(args.firms, args.seed, market)
+            _features(market, table)
+            _train(None, table, None, None)
+            latest = _latest_year_list(market, settings.demo_screen_list())
             run_screen(parser.parse_args(["screen", "--applications", str(latest), "--restart"]))
             return _serve(args.port, EXAMPLE_REQUEST)
         elif args.command == "serve":
             return _serve(args.port, args.example)
-    except TechriskError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+    except (TechriskError, OSError) as exc:
+        # OSError: a path the user named cannot be read or written; its message names it.
+        print(f"techrisk {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     return 0
 

@@ -13,13 +13,37 @@ from hypothesis import settings
 
 from features.build import build_feature_table
 from features.store import write_feature_table
-from features.synthetic import generate_market, write_market
+from synthetic import generate_market, write_market
 
 # Deterministic property tests: the same examples on every run and machine.
 settings.register_profile("techrisk", derandomize=True, deadline=None)
 settings.load_profile("techrisk")
 
 SMALL_FIRMS = 15_000
+#: Session fixtures that generate the small market or train on it: a test using any of them
+#: waits for a 15,000-firm market and a model fit, so it belongs to the slow tier.
+SLOW_FIXTURES = frozenset(
+    {
+        "small_market",
+        "small_market_dir",
+        "small_table_path",
+        "small_config",
+        "small_fit",
+        "registry",
+        "sample_requests",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``slow`` every test that needs the small market or a trained model.
+
+    Declared once here, so a new test on these fixtures joins the slow tier by itself; tests
+    slow for other reasons (a real server, a Bento build) carry the marker explicitly.
+    """
+    for item in items:
+        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 def mlflow_env(folder: Path) -> dict[str, str]:

@@ -32,7 +32,7 @@ __all__ = [
     "policy_points_score",
 ]
 
-#: The feature holding the 科技型中小企业 evaluation points (see ``features/families/policy.py``).
+#: The feature holding the 科技型中小企业 evaluation points (see ``features/policy_rules.py``).
 POLICY_POINTS_COLUMN = "pol_tsme_points"
 #: Full marks of the evaluation (科技型中小企业评价办法: staff 20 + R&D 50 + IP 30).
 POLICY_POINTS_MAX = 100.0

@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from features.errors import TechriskError
+from techrisk_base.errors import TechriskError
 
 SPLITS = ("train", "valid", "oot")
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-import pandas as pd
 
 from training import metrics
 
@@ -62,7 +61,3 @@ def flatten(prefix: str, nested: Mapping[str, Mapping[str, float]]) -> dict[str,
             key = f"{prefix}_{name}" if group == "all" else f"{prefix}_{group}_{name}"
             out[key] = float(value)
     return out
-
-
-def grade_table(grades: np.ndarray, y: np.ndarray, pd_: np.ndarray) -> pd.DataFrame:
-    return metrics.grade_default_rates(grades, y, pd_)

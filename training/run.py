@@ -21,7 +21,8 @@ from models.packaging import has_alias, log_pd_model, set_alias
 from models.pd_model import CohortColumns, PDModel
 from models.reasons import FeatureMeta, ReasonBuilder, industry_medians
 from models.spec import LGBMSpec
-from training import metrics, plots, settings
+from techrisk_base import settings
+from training import metrics, plots
 from training.baselines import ScorecardBaseline, policy_points_score
 from training.config import TrainConfig
 from training.data_report import build_data_report

@@ -26,6 +26,7 @@ from serving.screening.part import ModelRef
 from serving.screening.partition import ScreenInputs
 from serving.screening.portfolio import PortfolioParams
 from serving.screening.run import DEFAULT_CHUNK, ScreenResult, screen
+from techrisk_base.arguments import positive_int
 
 
 def add_screen_command(subparsers: argparse._SubParsersAction, market: Path, out: Path) -> None:
@@ -45,7 +46,7 @@ def add_screen_command(subparsers: argparse._SubParsersAction, market: Path, out
     p.add_argument("--out", type=Path, default=out)
     p.add_argument(
         "--chunk",
-        type=int,
+        type=positive_int,
         default=DEFAULT_CHUNK,
         help="applications per part (bounds memory); default %(default)s",
     )

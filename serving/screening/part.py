@@ -50,7 +50,6 @@ ERRORS_FILE = "errors.parquet"
 CELLS_FILE = "cells.parquet"
 STRESS_FILE = "stress.parquet"
 COUNTS_FILE = "counts.json"
-DONE_FILES = (RESULTS_FILE, ERRORS_FILE, CELLS_FILE, STRESS_FILE, COUNTS_FILE)
 
 ERROR_SCHEMA = pa.schema(
     [

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from models.pd_model import PDModel
+from techrisk_base.errors import InvalidArgument
 
 #: Edges of the PD bins the distributions are kept in (log-spaced, 0.01 % … 100 %).
 PD_EDGES = np.concatenate([[0.0], np.logspace(-4, 0, 81)])
@@ -52,18 +53,18 @@ class PortfolioParams:
 
     def __post_init__(self) -> None:
         checks = {
-            "fund_capital": self.fund_capital > 0,
-            "coverage": 0 < self.coverage <= 1,
-            "target_leverage": self.target_leverage > 0,
-            "macro_factor": self.macro_factor > 0,
-            "shock_factor": self.shock_factor > 0,
+            "fund_capital": (self.fund_capital > 0, "must be > 0 (万元)"),
+            "coverage": (0 < self.coverage <= 1, "must be within (0, 1]"),
+            "target_leverage": (self.target_leverage > 0, "must be > 0"),
+            "macro_factor": (self.macro_factor > 0, "must be > 0"),
+            "shock_factor": (self.shock_factor > 0, "must be > 0"),
         }
-        for name, ok in checks.items():
+        for name, (ok, rule) in checks.items():
             if not ok:
-                raise ValueError(f"{name}={getattr(self, name)!r} is out of range")
+                raise InvalidArgument(name, getattr(self, name), rule)
         for kind, lgd in self.lgd.items():
             if not 0 <= lgd <= 1:
-                raise ValueError(f"lgd[{kind!r}]={lgd!r} must be within [0, 1]")
+                raise InvalidArgument(f"lgd[{kind!r}]", lgd, "must be within [0, 1]")
 
     def scenarios(self) -> dict[str, str]:
         return {
@@ -86,7 +87,9 @@ def aggregate(
     lgd = results["guarantee"].map(params.lgd)
     if lgd.isna().any():
         unknown = sorted(set(results["guarantee"][lgd.isna()]))
-        raise ValueError(f"no LGD given for guarantee type(s) {unknown}; pass --lgd")
+        raise InvalidArgument(
+            "lgd", dict(params.lgd), f"gives no LGD for guarantee type(s) {unknown}"
+        )
     pd_ = results["pd"].to_numpy(dtype=np.float64)
     amount = results["amount"].to_numpy(dtype=np.float64)
     loss_rate = lgd.to_numpy(dtype=np.float64) * amount

@@ -25,12 +25,12 @@ import pandas as pd
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from features.errors import TechriskError
 from models.pd_model import PDModel
 from serving.screening import part as parts
 from serving.screening.partition import ScreenInputs, part_name, partition
 from serving.screening.portfolio import CELL_KEYS, STRESS_KEYS, PortfolioParams, merge, report
 from serving.screening.report_html import render_html
+from techrisk_base.errors import TechriskError
 
 MANIFEST = "manifest.json"
 RESULTS = "screened"

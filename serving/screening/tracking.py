@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import mlflow
 
-from serving import settings
 from serving.scoring import ModelHandle
 from serving.screening.run import ScreenResult
+from techrisk_base import settings
 
 EXPERIMENT = "techrisk-screening"
 
@@ -16,7 +16,12 @@ def log_screening(result: ScreenResult, handle: ModelHandle) -> str:
 
     The scored rows can be millions; the run records where they were written instead.
     """
-    mlflow.set_tracking_uri(settings.tracking_uri())
+    uri = settings.tracking_uri()
+    settings.ensure_local_store(uri)
+    mlflow.set_tracking_uri(uri)
+    if mlflow.get_experiment_by_name(EXPERIMENT) is None:
+        # Created here, not by set_experiment, whose default would put artifacts in ./mlruns.
+        mlflow.create_experiment(EXPERIMENT, artifact_location=settings.artifact_location())
     mlflow.set_experiment(EXPERIMENT)
     report = result.report
     band = report["approve_band"]

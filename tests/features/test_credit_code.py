@@ -20,7 +20,7 @@ from features.credit_code import (
     valid_mask,
     validate,
 )
-from features.errors import TechriskError
+from techrisk_base.errors import TechriskError
 
 #: Characters a code may never hold: the five letters GB 32100 leaves out, lower case,
 #: punctuation, a full-width digit and a Chinese character.

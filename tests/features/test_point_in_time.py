@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from features.build import build_features
-from features.synthetic import generate_market
+from synthetic import generate_market
 
 N_FIRMS = 400
 

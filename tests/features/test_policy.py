@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features import policy_rules
 from features.build import build_features
 from features.families import policy
 from features.pit import to_days
@@ -18,40 +19,40 @@ def _apply(fn, values):
 
 def test_staff_points_bands() -> None:
     shares = [0.0, 0.0999, 0.10, 0.1499, 0.15, 0.20, 0.2499, 0.25, 0.2999, 0.30, 1.0]
-    assert _apply(policy.tsme_staff_points, shares) == [0, 0, 4, 4, 8, 12, 12, 16, 16, 20, 20]
-    assert np.isnan(policy.tsme_staff_points(np.array([np.nan]))[0])
+    assert _apply(policy_rules.tsme_staff_points, shares) == [0, 0, 4, 4, 8, 12, 12, 16, 16, 20, 20]
+    assert np.isnan(policy_rules.tsme_staff_points(np.array([np.nan]))[0])
 
 
 def test_staff_points_exact_fraction_reaches_band() -> None:
-    assert policy.tsme_staff_points(np.array([3 / 10]))[0] == 20
-    assert policy.tsme_staff_points(np.array([15 / 100]))[0] == 8
+    assert policy_rules.tsme_staff_points(np.array([3 / 10]))[0] == 20
+    assert policy_rules.tsme_staff_points(np.array([15 / 100]))[0] == 8
 
 
 def test_rd_points_take_the_better_measure() -> None:
     by_revenue = [0.0199, 0.02, 0.03, 0.04, 0.05, 0.0599, 0.06]
-    got = policy.tsme_rd_points(np.array(by_revenue), np.full(len(by_revenue), np.nan))
+    got = policy_rules.tsme_rd_points(np.array(by_revenue), np.full(len(by_revenue), np.nan))
     assert list(got) == [0, 10, 20, 30, 40, 40, 50]
     by_cost = [0.0999, 0.10, 0.15, 0.20, 0.25, 0.30]
-    got = policy.tsme_rd_points(np.full(len(by_cost), np.nan), np.array(by_cost))
+    got = policy_rules.tsme_rd_points(np.full(len(by_cost), np.nan), np.array(by_cost))
     assert list(got) == [0, 10, 20, 30, 40, 50]
-    assert policy.tsme_rd_points(np.array([0.02]), np.array([0.31]))[0] == 50
-    assert np.isnan(policy.tsme_rd_points(np.array([np.nan]), np.array([np.nan]))[0])
+    assert policy_rules.tsme_rd_points(np.array([0.02]), np.array([0.31]))[0] == 50
+    assert np.isnan(policy_rules.tsme_rd_points(np.array([np.nan]), np.array([np.nan]))[0])
 
 
 def test_ip_points() -> None:
     class1 = np.array([1, 0, 0, 0, 0, 0, 0, 2])
     class2 = np.array([0, 0, 1, 2, 3, 4, 9, 0])
-    assert list(policy.tsme_ip_points(class1, class2)) == [30, 0, 6, 12, 18, 24, 24, 30]
+    assert list(policy_rules.tsme_ip_points(class1, class2)) == [30, 0, 6, 12, 18, 24, 24, 30]
 
 
 def test_high_tech_rd_threshold_by_revenue() -> None:
     revenue = np.array([100, 5_000, 5_000.01, 20_000, 20_000.01])
-    assert list(policy.hnte_rd_threshold(revenue)) == [0.05, 0.05, 0.04, 0.04, 0.03]
+    assert list(policy_rules.hnte_rd_threshold(revenue)) == [0.05, 0.05, 0.04, 0.04, 0.03]
 
 
 def test_rd_band_edges() -> None:
     ratios = [0.0, 0.0099, 0.01, 0.0299, 0.03, 0.0499, 0.05, 0.0799, 0.08, 0.5]
-    assert _apply(policy.rd_band, ratios) == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    assert _apply(policy_rules.rd_band, ratios) == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import pytest
 
 from features.build import build_feature_table, build_features
 from features.registry import FAMILIES, FEATURE_NAMES, REGISTRY, UNITS
-from features.synthetic import generate_market
+from synthetic import generate_market
 
 
 @pytest.fixture(scope="module")

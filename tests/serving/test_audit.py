@@ -25,11 +25,11 @@ from serving.audit import (
     AuditUnavailable,
     DecisionRecord,
     canonical_json,
-    database_url,
     input_sha256,
     metadata,
 )
 from serving.audit_cli import UnknownDecision, add_audit_commands, run_audit
+from techrisk_base.settings import database_url
 
 PG_URL = os.environ.get("TECHRISK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REPO = Path(__file__).resolve().parents[2]
@@ -172,6 +172,7 @@ def test_database_url_default_creates_var_in_the_working_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("TECHRISK_DATABASE_URL", raising=False)
+    monkeypatch.delenv("TECHRISK_VAR", raising=False)
     monkeypatch.chdir(tmp_path)
     assert database_url() == "sqlite:///var/techrisk.db"
     store = AuditStore()
@@ -249,6 +250,7 @@ def test_migrated_schema_matches_the_table_definition(store: AuditStore, url: st
     assert len(version) == 1
 
 
+@pytest.mark.slow
 def test_create_schema_is_safe_when_processes_start_together(url: str) -> None:
     """Processes wait, already imported, for one signal, then all migrate at once."""
     script = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -35,19 +36,32 @@ def test_bento_build_packs_the_registered_model_and_serves_without_mlflow(
     models = [m["tag"].split(":")[0] for svc in info["services"] for m in svc["models"]]
     assert models == ["techrisk-pd"]
     src = bentos[0].parent / "src"
-    for module in ("serving/service.py", "features/build.py", "models/pd_model.py"):
+    modules = ("techrisk_base/settings.py", "serving/service.py", "features/build.py")
+    for module in (*modules, "models/pd_model.py"):
         assert (src / module).exists(), module
     stored = list((tmp_path / "bentoml" / "models" / "techrisk-pd").glob("*/model.yaml"))
     meta = yaml.safe_load(stored[0].read_text())["metadata"]
     assert meta["registry_name"] == "techrisk-pd" and meta["registry_alias"] == "champion"
 
-    # The Bento serves with no MLflow store in reach: the model comes from the Bento.
+    # The Bento serves with no MLflow store in reach: the model comes from the Bento. Served
+    # from a folder of its own with no audit setting, it creates its audit store at the
+    # documented default, $BENTOML_HOME/techrisk/var/techrisk.db, and records the decision.
     serve_env = {
         **env,
         "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'no-such-dir' / 'mlflow.db'}",
-        "TECHRISK_DATABASE_URL": f"sqlite:///{tmp_path / 'audit.db'}",
     }
-    with bentoml_serve("techrisk:latest", serve_env, tmp_path) as base:
-        out = httpx.post(f"{base}/score", json=sample_requests[0], timeout=60).json()
+    serve_env.pop("TECHRISK_DATABASE_URL", None)
+    serve_env.pop("TECHRISK_VAR", None)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    with bentoml_serve("techrisk:latest", serve_env, elsewhere) as base:
+        assert httpx.get(f"{base}/readyz", timeout=30).status_code == 200
+        response = httpx.post(f"{base}/score", json=sample_requests[0], timeout=60)
+    assert response.status_code == 200, response.text
+    out = response.json()
     assert out["model"]["name"] == "techrisk-pd" and out["model"]["uri"].startswith("bento:")
     assert 0 < out["pd"] < 1
+    audit = tmp_path / "bentoml" / "techrisk" / "var" / "techrisk.db"
+    with sqlite3.connect(audit) as db:
+        assert db.execute("SELECT count(*) FROM decisions").fetchone() == (1,)
+    assert not (elsewhere / "var").exists()

@@ -16,7 +16,6 @@ from pydantic import ValidationError
 from features.build import build_feature_matrix, build_features
 from features.credit_code import check_character, generate_codes
 from features.schemas import KNOWN_ON, TABLES
-from features.synthetic import generate_market
 from serving import schemas
 from serving.examples import request_from_frames, write_example_request
 from serving.schemas import (
@@ -31,6 +30,7 @@ from serving.schemas import (
     to_sources,
     validation_errors,
 )
+from synthetic import generate_market
 
 CODE, OTHER_CODE = (str(c) for c in generate_codes(2, np.random.default_rng(3)))
 TODAY = dt.date(2025, 6, 30)

@@ -12,13 +12,13 @@ import pandas as pd
 import pytest
 
 from features.credit_code import generate_codes
-from features.synthetic import write_market
 from serving.model_source import from_registry
 from serving.scoring import Scorer
 from serving.screening.part import ModelRef
 from serving.screening.partition import ScreenInputs, part_of
 from serving.screening.portfolio import PortfolioParams
 from serving.screening.run import ResumeMismatch, screen
+from synthetic import write_market
 from tests.conftest import environment
 
 TODAY = dt.date(2025, 6, 30)
@@ -296,6 +296,7 @@ def test_cli_screens_and_logs_the_report_to_mlflow(registry, dirty_market, tmp_p
     market, _ = dirty_market
     for key, value in registry.items():
         monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)
     out = tmp_path / "cli"
     code = main(
         [
@@ -325,6 +326,9 @@ def test_cli_screens_and_logs_the_report_to_mlflow(registry, dirty_market, tmp_p
     assert run["params.fund_fund_capital"] == "20000.0"
     artifacts = mlflow.artifacts.list_artifacts(run_id=run["run_id"])
     assert {"portfolio.html", "portfolio.json", "errors.csv"} <= {a.path for a in artifacts}
+    # The artifacts follow TECHRISK_ARTIFACT_DIR, not MLflow's ./mlruns default.
+    assert run["artifact_uri"].startswith(Path(registry["TECHRISK_ARTIFACT_DIR"]).as_uri())
+    assert not (tmp_path / "mlruns").exists()
 
 
 def test_cli_names_a_missing_column(dirty_market, registry, tmp_path, monkeypatch, capsys):

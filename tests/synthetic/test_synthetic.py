@@ -1,6 +1,6 @@
 """The synthetic market: contract, calibration targets, point-in-time truth, determinism.
 
-Targets and their sources live in ``features.synthetic.calibration``; these tests read the
+Targets and their sources live in ``synthetic.calibration``; these tests read the
 same constants, so a target moves in one place. One seeded market of N_FIRMS firms is shared
 by the module (about 3 s to generate).
 """
@@ -16,11 +16,11 @@ from sklearn.metrics import roc_auc_score
 
 from features.loaders import load_sources, load_table, validate_table
 from features.schemas import INDUSTRIES, SOURCE_TABLES, TABLES
-from features.synthetic import calibration as cal
-from features.synthetic import generate_market, write_market
-from features.synthetic.dates import day
-from features.synthetic.population import draw_population
-from features.synthetic.truth import AsOfRecords, logit_terms
+from synthetic import calibration as cal
+from synthetic import generate_market, write_market
+from synthetic.dates import day
+from synthetic.population import draw_population
+from synthetic.truth import AsOfRecords, logit_terms
 
 N_FIRMS = 12_000
 SEED = 7
@@ -207,6 +207,7 @@ def test_staff_structure(market):
     assert above == pytest.approx(cal.COLLEGE_ABOVE_FLOOR_SHARE, abs=0.04)
 
 
+@pytest.mark.slow
 def test_thin_files(market):
     """Among firms old enough to have filed, the thin-file shares (some patchy filers too)."""
     firms = market["firms"]

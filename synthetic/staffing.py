@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.synthetic import calibration as cal
-from features.synthetic.dates import (
+from synthetic import calibration as cal
+from synthetic.dates import (
     DAYS_PER_YEAR,
     WINDOW_END,
     YEARS,
@@ -21,8 +21,8 @@ from features.synthetic.dates import (
     month_start,
     year_start,
 )
-from features.synthetic.draws import expand, position_in_group
-from features.synthetic.population import Population
+from synthetic.draws import expand, position_in_group
+from synthetic.population import Population
 
 HEALTH_ON_HEADCOUNT = 0.35
 HEALTH_ON_INSURED = 0.05

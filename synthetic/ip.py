@@ -16,7 +16,7 @@ import numpy as np
 
 from features.pit import MISSING_DAY
 from features.schemas import IP_TYPES
-from features.synthetic.dates import (
+from synthetic.dates import (
     DAYS_PER_MONTH,
     DAYS_PER_YEAR,
     WINDOW_END,
@@ -27,8 +27,8 @@ from features.synthetic.dates import (
     year_of,
     year_start,
 )
-from features.synthetic.draws import expand, sigmoid
-from features.synthetic.population import INDUSTRIES, SCALE_MEAN, Population
+from synthetic.draws import expand, sigmoid
+from synthetic.population import INDUSTRIES, SCALE_MEAN, Population
 
 PATENT_TYPES = ("invention", "utility_model", "design")
 #: 科技型中小企业评价 class-I and class-II rights among the contract's types.

@@ -10,7 +10,7 @@ import numpy as np
 
 from features.pit import MISSING_DAY
 from features.schemas import DATE_DTYPE
-from features.synthetic import calibration as cal
+from synthetic import calibration as cal
 
 DAYS_PER_YEAR = 365.25
 DAYS_PER_MONTH = 30.4375

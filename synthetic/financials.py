@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from features.synthetic import calibration as cal
-from features.synthetic.dates import DAYS_PER_YEAR, YEARS, year_start
-from features.synthetic.population import Population
+from synthetic import calibration as cal
+from synthetic.dates import DAYS_PER_YEAR, YEARS, year_start
+from synthetic.population import Population
 
 #: Exporters' revenue factor ranges and receivables drag (share of revenue) by year (seed 000).
 EXPORT_REVENUE_FACTOR = {2020: (0.50, 0.85), 2021: (0.75, 1.0)}

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.synthetic import calibration as cal
-from features.synthetic.dates import WINDOW_END, YEARS, uniform_between, year_start
-from features.synthetic.draws import expand, lognormal, sigmoid
-from features.synthetic.financials import Accounts
-from features.synthetic.population import INDUSTRIES, SCALE_MEAN, Population
-from features.synthetic.qualifications import Qualifications
+from synthetic import calibration as cal
+from synthetic.dates import WINDOW_END, YEARS, uniform_between, year_start
+from synthetic.draws import expand, lognormal, sigmoid
+from synthetic.financials import Accounts
+from synthetic.population import INDUSTRIES, SCALE_MEAN, Population
+from synthetic.qualifications import Qualifications
 
 #: Median amount in 万元 of the kinds with a fixed-size award (chosen; seed 004: vouchers
 #: average ≈ 6.7 万 per firm, the three funds ≈ 43 万 per firm).

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from features.synthetic import calibration as cal
-from features.synthetic.dates import DAYS_PER_YEAR, WINDOW_END, YEARS, year_of, year_start
-from features.synthetic.draws import rank_uniform, sigmoid, top_share
+from synthetic import calibration as cal
+from synthetic.dates import DAYS_PER_YEAR, WINDOW_END, YEARS, year_of, year_start
+from synthetic.draws import rank_uniform, sigmoid, top_share
 
 INDUSTRIES: tuple[str, ...] = tuple(cal.INDUSTRY_SHARES)
 #: Industries whose exporters were hit in 2020 (seed 000).

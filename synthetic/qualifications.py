@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from features.families.policy import (
+from features.pit import MISSING_DAY
+from features.policy_rules import (
     HNTE_MIN_HIGH_TECH_REVENUE_SHARE,
     HNTE_MIN_TECH_SHARE,
     TSME_MAX_ASSETS_WAN,
@@ -28,14 +29,13 @@ from features.families.policy import (
     tsme_rd_points,
     tsme_staff_points,
 )
-from features.pit import MISSING_DAY
-from features.synthetic import calibration as cal
-from features.synthetic.dates import DAYS_PER_YEAR, WINDOW_END, YEARS, uniform_between, year_start
-from features.synthetic.draws import sigmoid, top_share
-from features.synthetic.financials import Accounts
-from features.synthetic.financing import LATE_STAGES
-from features.synthetic.ip import CLASS1_TYPES, CLASS2_TYPES
-from features.synthetic.population import INDUSTRIES, SCALE_MEAN, Population
+from synthetic import calibration as cal
+from synthetic.dates import DAYS_PER_YEAR, WINDOW_END, YEARS, uniform_between, year_start
+from synthetic.draws import sigmoid, top_share
+from synthetic.financials import Accounts
+from synthetic.financing import LATE_STAGES
+from synthetic.ip import CLASS1_TYPES, CLASS2_TYPES
+from synthetic.population import INDUSTRIES, SCALE_MEAN, Population
 
 #: 高企 regime of 2008 onwards; a certificate is valid 3 years.
 FIRST_CERT_YEAR = 2008

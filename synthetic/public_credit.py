@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from features.schemas import RATINGS  # A, B, M, C, D: worse to the right
-from features.synthetic import calibration as cal
-from features.synthetic.dates import (
+from synthetic import calibration as cal
+from synthetic.dates import (
     DAYS_PER_MONTH,
     DAYS_PER_YEAR,
     WINDOW_END,
@@ -24,9 +24,9 @@ from features.synthetic.dates import (
     year_of,
     year_start,
 )
-from features.synthetic.draws import expand, lognormal, rank_uniform, sigmoid
-from features.synthetic.financials import Accounts
-from features.synthetic.population import SCALE_MEAN, Population
+from synthetic.draws import expand, lognormal, rank_uniform, sigmoid
+from synthetic.financials import Accounts
+from synthetic.population import SCALE_MEAN, Population
 
 #: Yearly rate of each adverse kind: exp(base + slope * health) (chosen).
 ADVERSE_RATES = {

@@ -5,6 +5,6 @@
 generation, ``calibration.py`` for the target statistics and ``truth.py`` for the true PD.
 """
 
-from features.synthetic.market import TABLES, generate_market, write_market
+from synthetic.market import TABLES, generate_market, write_market
 
 __all__ = ["TABLES", "generate_market", "write_market"]

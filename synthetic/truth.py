@@ -80,13 +80,13 @@ import numpy as np
 
 from features.pit import MISSING_DAY, EventStream, Queries
 from features.schemas import RATINGS
-from features.synthetic import calibration as cal
-from features.synthetic.dates import DAYS_PER_MONTH, DAYS_PER_YEAR, day
-from features.synthetic.draws import sigmoid
-from features.synthetic.financing import LATE_STAGES
-from features.synthetic.ip import CLASS1_TYPES, PATENT_TYPES, PLEDGEABLE_TYPES
-from features.synthetic.population import Population
 from features.timing import known_days, value_known_days
+from synthetic import calibration as cal
+from synthetic.dates import DAYS_PER_MONTH, DAYS_PER_YEAR, day
+from synthetic.draws import sigmoid
+from synthetic.financing import LATE_STAGES
+from synthetic.ip import CLASS1_TYPES, PATENT_TYPES, PLEDGEABLE_TYPES
+from synthetic.population import Population
 
 INTERCEPT = -5.3
 #: Scales the whole sum: sets the oracle AUC without changing how the terms weigh each other.

@@ -17,14 +17,14 @@ import numpy as np
 
 from features.pit import MISSING_DAY
 from features.schemas import RATINGS
-from features.synthetic.dates import (
+from synthetic.dates import (
     DAYS_PER_MONTH,
     YEARS,
     uniform_between,
     within_window,
     year_of,
 )
-from features.synthetic.truth import AsOfRecords, true_pd
+from synthetic.truth import AsOfRecords, true_pd
 
 COURT_SHARE = 0.4
 DISHONEST_SHARE = 0.15

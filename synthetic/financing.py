@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 from features.schemas import ROUNDS
-from features.synthetic import calibration as cal
-from features.synthetic.dates import DAYS_PER_MONTH, DAYS_PER_YEAR, WINDOW_END
-from features.synthetic.draws import lognormal, sigmoid
-from features.synthetic.population import SCALE_MEAN, Population
+from synthetic import calibration as cal
+from synthetic.dates import DAYS_PER_MONTH, DAYS_PER_YEAR, WINDOW_END
+from synthetic.draws import lognormal, sigmoid
+from synthetic.population import SCALE_MEAN, Population
 
 #: Median round size in 万元 (chosen, Shanghai tech venture rounds).
 MEDIAN_AMOUNT_WAN = {

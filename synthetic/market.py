@@ -16,25 +16,26 @@ import pandas as pd
 from features.credit_code import generate_codes
 from features.schemas import RATINGS
 from features.schemas import TABLES as SCHEMAS
-from features.synthetic.applications import assign_guarantees, draw_applications, pledge_patents
-from features.synthetic.financials import draw_accounts, financials_rows
-from features.synthetic.financing import round_rows
-from features.synthetic.ip import ip_rows
-from features.synthetic.names import company_names
-from features.synthetic.outcomes import label_applications, tax_rows
-from features.synthetic.population import (
+from synthetic.applications import assign_guarantees, draw_applications, pledge_patents
+from synthetic.financials import draw_accounts, financials_rows
+from synthetic.financing import round_rows
+from synthetic.ip import ip_rows
+from synthetic.names import company_names
+from synthetic.outcomes import label_applications, tax_rows
+from synthetic.population import (
     DISTRICT_DIVISIONS,
     DISTRICTS,
     INDUSTRIES,
     Population,
     draw_population,
 )
-from features.synthetic.public_credit import credit_event_rows, tax_rating_grid
-from features.synthetic.qualifications import Qualifications, qualify
-from features.synthetic.staffing import staffing_rows
-from features.synthetic.support import support_rows
-from features.synthetic.tables import to_table
-from features.synthetic.truth import AsOfRecords
+from synthetic.public_credit import credit_event_rows, tax_rating_grid
+from synthetic.qualifications import Qualifications, qualify
+from synthetic.staffing import staffing_rows
+from synthetic.support import support_rows
+from synthetic.tables import to_table
+from synthetic.truth import AsOfRecords
+from techrisk_base.errors import InvalidArgument
 
 TABLES = tuple(SCHEMAS)
 _STEPS = (
@@ -68,7 +69,7 @@ def generate_market(n_firms: int = 100_000, seed: int = 0) -> dict[str, pd.DataF
     true_pd), which only evaluation may read.
     """
     if n_firms < 1:
-        raise ValueError(f"n_firms must be a positive integer; got {n_firms!r}")
+        raise InvalidArgument("n_firms", n_firms, "must be a positive integer")
     rng = dict(
         zip(
             _STEPS,

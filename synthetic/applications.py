@@ -16,17 +16,17 @@ import numpy as np
 
 from features.pit import MISSING_DAY, EventStream, Queries
 from features.schemas import GUARANTEES
-from features.synthetic import calibration as cal
-from features.synthetic.dates import (
+from synthetic import calibration as cal
+from synthetic.dates import (
     APPLICATIONS_FROM,
     DAYS_PER_YEAR,
     WINDOW_END,
     uniform_between,
     within_window,
 )
-from features.synthetic.draws import expand, lognormal, position_in_group
-from features.synthetic.ip import PLEDGEABLE_TYPES
-from features.synthetic.population import SCALE_MEAN, Population
+from synthetic.draws import expand, lognormal, position_in_group
+from synthetic.ip import PLEDGEABLE_TYPES
+from synthetic.population import SCALE_MEAN, Population
 
 #: Selection on health: venture-backed firms apply when they need money (weaker ones more),
 #: while 信易贷 platforms push offers to firms with good public-credit records (seed 002:

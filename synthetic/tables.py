@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from features.schemas import TABLES as SCHEMAS
-from features.synthetic.dates import to_datetime
+from synthetic.dates import to_datetime
 
 #: Columns by which each record table is sorted within a firm (tables read naturally).
 _SORT_BY = {

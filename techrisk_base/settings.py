@@ -1,0 +1,128 @@
+"""Where things go, read from the environment in this one place, with working defaults.
+
+``TECHRISK_VAR`` (default ``var``, relative to the working directory, git-ignored) holds every
+embedded store: the synthetic market, the feature table, the MLflow SQLite store and its
+artifacts, the audit database and screening outputs. The other settings point elsewhere:
+``MLFLOW_TRACKING_URI``, ``TECHRISK_ARTIFACT_DIR``, ``TECHRISK_DATABASE_URL`` and
+``TECHRISK_MODEL_URI``.
+
+A built Bento is served with its source folder, not the caller's, as the working directory
+of some processes, so a relative ``var`` would name two places. There the default is the
+absolute ``$BENTOML_HOME/techrisk/var`` (``~/bentoml/techrisk/var``), outside the Bento so a
+rebuilt or deleted Bento keeps its audit trail.
+
+Every value is read when asked for, so a test or a caller that changes the environment is
+heard.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from techrisk_base.errors import InvalidArgument
+
+DEFAULT_MODEL_URI = "models:/techrisk-pd@champion"
+#: Name of the model in BentoML's model store when packaged into a Bento.
+BENTO_MODEL_NAME = "techrisk-pd"
+#: The folder holding this package: a Bento's ``src``, or the repository.
+_SOURCE_ROOT = Path(__file__).resolve().parents[1]
+
+
+def in_bento() -> bool:
+    """Whether this code runs from a built Bento (its ``bento.yaml`` sits beside ``src``)."""
+    return (_SOURCE_ROOT.parent / "bento.yaml").exists()
+
+
+def var_dir() -> Path:
+    """The folder of every embedded store (``TECHRISK_VAR``); not created here."""
+    configured = os.environ.get("TECHRISK_VAR")
+    if configured:
+        return Path(configured).expanduser()
+    if in_bento():
+        home = os.environ.get("BENTOML_HOME") or "~/bentoml"
+        return Path(home).expanduser() / "techrisk" / "var"
+    return Path("var")
+
+
+def market_dir() -> Path:
+    return var_dir() / "market"
+
+
+def feature_table() -> Path:
+    return var_dir() / "features.parquet"
+
+
+def demo_screen_list() -> Path:
+    """The newest year's applications, which ``techrisk demo`` screens."""
+    return var_dir() / "screening_list.parquet"
+
+
+def screening_dir() -> Path:
+    return var_dir() / "screening"
+
+
+def tracking_uri() -> str:
+    """MLflow's store: ``MLFLOW_TRACKING_URI``, else SQLite in the var folder."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or _sqlite_url(var_dir() / "mlflow.db")
+
+
+def artifact_dir() -> Path:
+    """Where new MLflow experiments keep artifacts: ``TECHRISK_ARTIFACT_DIR``, else var."""
+    configured = os.environ.get("TECHRISK_ARTIFACT_DIR")
+    return Path(configured).expanduser() if configured else var_dir() / "mlartifacts"
+
+
+def database_url() -> str:
+    """The audit database: ``TECHRISK_DATABASE_URL``, else SQLite in the var folder."""
+    return os.environ.get("TECHRISK_DATABASE_URL") or _sqlite_url(audit_database())
+
+
+def audit_database() -> Path:
+    """The embedded audit database's file, used when ``TECHRISK_DATABASE_URL`` is unset."""
+    return var_dir() / "techrisk.db"
+
+
+def model_uri() -> str:
+    return os.environ.get("TECHRISK_MODEL_URI") or DEFAULT_MODEL_URI
+
+
+def parse_registry_uri(uri: str) -> tuple[str, str | None, str | None]:
+    """(name, version, alias) of ``models:/name@alias`` or ``models:/name/version``."""
+    m = re.fullmatch(r"models:/([^/@]+)(?:@([^/]+)|/(\d+))?", uri)
+    if not m:
+        raise InvalidArgument(
+            "TECHRISK_MODEL_URI",
+            uri,
+            "must look like models:/<name>@<alias> or models:/<name>/<version>",
+        )
+    name, alias, version = m.group(1), m.group(2), m.group(3)
+    return name, version, alias
+
+
+def artifact_location() -> str:
+    """The artifact folder as a URI for new experiments, created so MLflow can write there."""
+    path = artifact_dir()
+    path.mkdir(parents=True, exist_ok=True)
+    return path.resolve().as_uri()
+
+
+def ensure_local_store(uri: str) -> None:
+    """Create the folder of an SQLite store that is relative or in the var folder.
+
+    Other absolute paths are left as given, so a mistyped one fails loudly instead of growing
+    a new directory tree.
+    """
+    if not uri.startswith("sqlite:///"):
+        return
+    database = uri.removeprefix("sqlite:///").split("?", 1)[0]
+    if not database or database == ":memory:":
+        return
+    path = Path(database)
+    if not path.is_absolute() or path.parent == var_dir().absolute():
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path.as_posix()}"
