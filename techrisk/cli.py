@@ -74,8 +74,13 @@ def _features(market: Path, out: Path) -> None:
 
 
 def _train(
-    config_path: Path | None, table: Path, valid_start: str | None, oot_start: str | None
+    config_path: Path | None,
+    table: Path,
+    valid_start: str | None,
+    oot_start: str | None,
+    tune_seconds: float | None = None,
 ) -> None:
+    from dataclasses import replace
     from datetime import date
 
     from training.config import TrainConfig
@@ -91,12 +96,14 @@ def _train(
         valid_start=date.fromisoformat(valid_start) if valid_start else None,
         oot_start=date.fromisoformat(oot_start) if oot_start else None,
     )
+    if tune_seconds is not None:
+        config = config.with_overrides(model=replace(config.model, tune_seconds=tune_seconds))
     with console.status("training…") as status:
         result = train(config, step=lambda msg: status.update(f"training: {msg}…"))
     summary = Table(title=f"OOT performance — run {result.run_id}")
     for col in ("model", "AUC", "KS", "Gini", "Brier", "ECE"):
         summary.add_column(col, justify="right" if col != "model" else "left")
-    for name, m in result.contenders.items():
+    for name, m in result.evaluation.labelled("oot", result.champion).items():
         summary.add_row(
             name,
             *(f"{m[k]:.4f}" if k in m else "—" for k in ("auc", "ks", "gini", "brier", "ece")),
@@ -173,6 +180,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     tr.add_argument("--table", type=Path, default=settings.FEATURE_TABLE)
     tr.add_argument("--valid-start", help="ISO date; default: 70 %% quantile of as-of dates")
     tr.add_argument("--oot-start", help="ISO date; default: 85 %% quantile of as-of dates")
+    tr.add_argument(
+        "--tune-seconds",
+        type=float,
+        help="wall-clock budget of the Optuna search (default: 60 s per 100k rows, 5-60 s; "
+        "0 = no tuning); overrides [tuning] seconds",
+    )
 
     srv = sub.add_parser("serve", help="serve the @champion model with BentoML on 127.0.0.1")
     srv.add_argument("--port", type=int, default=3000)
@@ -205,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "features":
             _features(args.market, args.out)
         elif args.command == "train":
-            _train(args.config, args.table, args.valid_start, args.oot_start)
+            _train(args.config, args.table, args.valid_start, args.oot_start, args.tune_seconds)
         elif args.command == "bento":
             from serving.model_source import build_bento
 
