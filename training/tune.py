@@ -87,6 +87,8 @@ def tune(
             raise optuna.TrialPruned("tuning budget spent")
 
     def objective(trial: optuna.Trial) -> float:
+        if time.perf_counter() > deadline:
+            raise optuna.TrialPruned("tuning budget spent")
         proposed = _suggest(trial, base, max_depth, len(inputs.y_train))
         params = {**base, **{k: v for k, v in proposed.items() if k not in fixed}}
         t0 = time.perf_counter()

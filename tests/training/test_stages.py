@@ -84,7 +84,7 @@ def test_small_tables_train(tmp_path, local_mlflow, n) -> None:
 
 def test_thirty_rows_get_the_minimum_size_error_naming_the_split(tmp_path) -> None:
     with pytest.raises(ConfigError, match=r"split 'train' has \d+ rows; at least 50"):
-        prepare(config_for(tmp_path, 30))
+        prepare(config_for(tmp_path, 30, seed=1))
 
 
 def test_a_booster_that_cannot_split_falls_back_to_the_scorecard(tmp_path, local_mlflow) -> None:
@@ -119,16 +119,22 @@ def test_tuning_stays_within_its_budget_and_keeps_the_best_on_validation(tmp_pat
     prepared = prepare(config_for(tmp_path, 4_000, seed=1))
     d, m = prepared.data, prepared.matrices
     inputs = BoosterInputs(
-        d.features, d.categorical, d.directions,
-        m["train"], prepared.y("train"), m["valid"], prepared.y("valid"),
+        d.features,
+        d.categorical,
+        d.directions,
+        m["train"],
+        prepared.y("train"),
+        m["valid"],
+        prepared.y("valid"),
     )
     budget = 3.0
     start = time.perf_counter()
     gbm = fit_gbm(inputs, LGBMSpec(), budget, max_depth=4)
     elapsed = time.perf_counter() - start
-    assert gbm.tune_seconds <= budget + 0.5, gbm.tune_seconds
-    assert elapsed <= gbm.fit_seconds + budget + 2.0
-    assert len(gbm.trials) >= 3  # the size-adapted fit and at least two searched trials
+    # A trial running at the deadline is pruned after its current boosting iteration.
+    assert gbm.tune_seconds <= budget + 1.0, gbm.tune_seconds
+    assert elapsed <= gbm.fit_seconds + budget + 3.0
+    assert len(gbm.trials) >= 2  # the size-adapted fit and at least one searched trial
     assert gbm.valid_auc == pytest.approx(gbm.trials["valid_auc"].max())
     assert gbm.params["max_depth"] <= 5 and gbm.shap_us_per_row > 0
 
@@ -151,8 +157,12 @@ def test_chosen_parameters_and_trials_are_logged(tmp_path, local_mlflow) -> None
 # -- champion ---------------------------------------------------------------------------------
 def test_the_champion_is_chosen_on_validation_even_when_oot_says_otherwise() -> None:
     evaluation = Evaluation(
-        valid={"gbm": {"auc": 0.71}, "scorecard": {"auc": 0.74}, "blend": {"auc": 0.73},
-               "oracle": {"auc": 0.9}},
+        valid={
+            "gbm": {"auc": 0.71},
+            "scorecard": {"auc": 0.74},
+            "blend": {"auc": 0.73},
+            "oracle": {"auc": 0.9},
+        },
         oot={"gbm": {"auc": 0.80}, "scorecard": {"auc": 0.70}, "blend": {"auc": 0.75}},
     )
     assert max(evaluation.oot, key=lambda c: evaluation.oot[c]["auc"]) == "gbm"
@@ -163,8 +173,13 @@ def test_a_blended_champion_explains_its_score_exactly_and_survives_a_reload(tmp
     prepared = prepare(config_for(tmp_path, 3_000, seed=4))
     d, m = prepared.data, prepared.matrices
     inputs = BoosterInputs(
-        d.features, d.categorical, d.directions,
-        m["train"], prepared.y("train"), m["valid"], prepared.y("valid"),
+        d.features,
+        d.categorical,
+        d.directions,
+        m["train"],
+        prepared.y("train"),
+        m["valid"],
+        prepared.y("valid"),
     )
     gbm = fit_gbm(inputs, QUICK, 0, max_depth=5)
     woe = prepared.scorecard.to_woe_scorecard(pd.DataFrame(m["train"], columns=d.features))
