@@ -112,9 +112,11 @@ class PDModel:
 
     def margin(self, X: np.ndarray) -> np.ndarray:
         w = self.blend_weight
-        out = np.zeros(len(X)) if w == 1.0 else (1.0 - w) * self.scorecard.logit(X)
+        if w == 1.0:
+            return self.booster.predict(X, raw_score=True)
+        out = (1.0 - w) * self.scorecard.logit(X)
         if w > 0.0:
-            out = out + w * self.booster.predict(X, raw_score=True)
+            out += w * self.booster.predict(X, raw_score=True)
         return out
 
     def scores_from_margin(self, margin: np.ndarray) -> Scores:

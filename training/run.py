@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,6 +43,8 @@ class RunResult:
     evaluation: Evaluation
     champion: str  # contender identifier: "gbm", "scorecard" or "blend"
     warnings: list[str]
+    #: LightGBM parameters of the booster kept (size-adapted or tuned), constraints included.
+    gbm_params: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -243,5 +246,6 @@ def train(
         evaluation,
         champion,
         warnings,
+        gbm.params,
         timings,
     )
