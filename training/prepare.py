@@ -8,7 +8,6 @@ model's own feature matrix), fit the WoE scorecard (whose IV the data report rea
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -68,9 +67,7 @@ def _fit_scorecard(
     """The scorecard, or None and why (a table where no feature reaches the IV floor)."""
     scorecard = ScorecardBaseline(categorical=categorical, random_state=seed)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            return scorecard.fit(frame, y), None
+        return scorecard.fit(frame, y), None
     except ValueError as exc:
         return None, f"WoE scorecard not fitted: {exc}"
 
