@@ -109,6 +109,13 @@ def _train(
             *(f"{m[k]:.4f}" if k in m else "—" for k in ("auc", "ks", "gini", "brier", "ece")),
         )
     console.print(summary)
+    m = result.metrics
+    console.print(
+        f"Champion (best validation AUC): {result.champion}, booster weight "
+        f"{m['champion_blend_weight']:.2f}; LightGBM validation AUC {m['gbm_valid_auc']:.4f} "
+        f"after {m['tune_trials']:.0f} tuning trial(s) in {m['tune_seconds']:.1f} s, exact "
+        f"TreeSHAP {m['gbm_shap_us_per_row']:.0f} µs per row (one thread)"
+    )
     for warning in result.warnings:
         console.print(f"[yellow]data warning:[/yellow] {warning}")
     console.print(
