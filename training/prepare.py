@@ -72,9 +72,16 @@ def _fit_scorecard(
         return None, f"WoE scorecard not fitted: {exc}"
 
 
-def _encoded(data: TrainingData) -> tuple[FeatureEncoder, dict[str, np.ndarray]]:
+def _encoded_with_scorecard(
+    data: TrainingData, seed: int
+) -> tuple[FeatureEncoder, dict[str, np.ndarray], ScorecardBaseline | None, str | None]:
+    """The encoder, the matrices per split, and the scorecard fitted on the encoded training
+    matrix (so that it can be served from the model's own features)."""
     encoder = FeatureEncoder(data.features, data.categorical).fit(data.part("train")[0])
-    return encoder, {s: encoder.transform(data.part(s)[0]) for s in SPLITS}
+    matrices = {s: encoder.transform(data.part(s)[0]) for s in SPLITS}
+    train_frame = pd.DataFrame(matrices["train"], columns=data.features)
+    scorecard, why = _fit_scorecard(train_frame, data.part("train")[1], data.categorical, seed)
+    return encoder, matrices, scorecard, why
 
 
 def prepare(config: TrainConfig, step: Callable[[str], None] = lambda _m: None) -> Prepared:
@@ -83,27 +90,24 @@ def prepare(config: TrainConfig, step: Callable[[str], None] = lambda _m: None) 
     data = load_training_data(config)
     check_minimum_size(data)
     step("data report and WoE scorecard baseline")
+    encoder, matrices, scorecard, why = _encoded_with_scorecard(data, config.seed)
+    slices = {
+        name: data.part(name)[0].assign(**{config.label_column: data.part(name)[1]})
+        for name in SPLITS
+    }
+    # The report describes the table as given, leaky columns included, so that it says why
+    # they were dropped.
+    report = build_data_report(
+        slices,
+        config.label_column,
+        data.features,
+        max_univariate_auc=config.max_univariate_auc,
+        iv=None if scorecard is None else scorecard.iv_,
+    )
     excluded: list[str] = []
-    while True:
-        encoder, matrices = _encoded(data)
-        train_frame = pd.DataFrame(matrices["train"], columns=data.features)
-        scorecard, why = _fit_scorecard(
-            train_frame, data.part("train")[1], data.categorical, config.seed
-        )
-        slices = {
-            name: data.part(name)[0].assign(**{config.label_column: data.part(name)[1]})
-            for name in SPLITS
-        }
-        report = build_data_report(
-            slices,
-            config.label_column,
-            data.features,
-            max_univariate_auc=config.max_univariate_auc,
-            iv=None if scorecard is None else scorecard.iv_,
-        )
-        if excluded or not (config.exclude_leaky and report.leaky_):
-            break
+    if config.exclude_leaky and report.leaky_:
         excluded = list(report.leaky_)
         data = load_training_data(config.with_overrides(exclude=(*config.exclude, *excluded)))
+        encoder, matrices, scorecard, why = _encoded_with_scorecard(data, config.seed)
     notes = [*report.warnings_, *([why] if why else [])]
     return Prepared(data, encoder, matrices, scorecard, report, excluded, notes)
