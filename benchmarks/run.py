@@ -124,13 +124,11 @@ def bench_training(sources: dict[str, pd.DataFrame], tmp: Path, truth: pd.DataFr
     run_s, result = _timed(lambda: train(config))
     m = result.metrics
     # Baseline: the same booster parameters and tree count on the same matrix, nothing else.
-    from models.spec import LGBMSpec
     from training.dataset import load_training_data
 
     data = load_training_data(config)
     X = result.model.encode(data.part("train")[0])
-    spec = LGBMSpec()
-    params = spec.lgb_params(data.features, data.directions, data.categorical)
+    params = result.gbm_params
     cat = [data.features.index(c) for c in data.categorical]
     bare_s, _ = _timed(
         lambda: lgb.train(

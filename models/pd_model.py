@@ -1,6 +1,11 @@
-"""What a trained model *is*: the booster plus everything that turns its margin into a decision.
+"""What a trained model *is*: a margin plus everything that turns it into a decision.
 
-``PDModel`` bundles the LightGBM booster, the feature encoder, the Platt calibration, the
+The margin is the LightGBM booster's, a WoE scorecard's logit, or a blend
+``w · booster margin + (1 − w) · scorecard logit`` (whichever won on validation). All three
+explain themselves exactly in margin units (TreeSHAP, WoE terms, or their ``w``-weighted sum),
+so reasons in score points add up to the score whichever is served.
+
+``PDModel`` bundles the margin's parts, the feature encoder, the Platt calibration, the
 score scale, the master scale, the decision policy per product and the peer cohorts. It is
 saved as plain files (the booster's own text format and JSON) so that an explainer or a
 calibrator is rebuilt from parameters at load time and never unpickled, and a reloaded model
@@ -27,15 +32,17 @@ from models.cohorts import PeerCohorts, age_band, size_band
 from models.encoding import FeatureEncoder
 from models.reasons import ReasonBuilder
 from models.scale import DecisionPolicy, MasterScale, ScoreScale
+from models.scorecard import WoEScorecard
 
 BOOSTER_FILE = "booster.txt"
 PARAMS_FILE = "pd_model.json"
 COHORTS_FILE = "cohorts.json"
 REASONS_FILE = "reasons.json"
+SCORECARD_FILE = "scorecard.json"
 
 
 class Scores(NamedTuple):
-    margin: np.ndarray  # LightGBM raw score (log-odds), what TreeSHAP explains
+    margin: np.ndarray  # raw log-odds (booster, scorecard or blend), what contributions explain
     pd: np.ndarray  # calibrated probability of default within 12 months
     score: np.ndarray  # points, higher is safer
     grade: np.ndarray  # master-scale grade, 1 best
@@ -61,9 +68,13 @@ class CohortColumns:
 
 @dataclass
 class PDModel:
-    booster: lgb.Booster
+    booster: lgb.Booster | None
     encoder: FeatureEncoder
     calibrator: PlattCalibrator
+    #: The WoE scorecard, when it is the model or half of a blend.
+    scorecard: WoEScorecard | None = None
+    #: ``w`` in ``w · booster margin + (1 − w) · scorecard logit``: 1 booster, 0 scorecard.
+    blend_weight: float = 1.0
     scale: ScoreScale = field(default_factory=ScoreScale)
     master: MasterScale = field(default_factory=MasterScale)
     policy: DecisionPolicy = field(default_factory=DecisionPolicy)
@@ -73,16 +84,40 @@ class PDModel:
     #: Free-form facts about the model (training window, metrics) for metadata endpoints.
     info: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        w = self.blend_weight
+        if not 0.0 <= w <= 1.0:
+            raise ValueError(f"blend_weight must be in [0, 1]; got {w}")
+        if w > 0 and self.booster is None:
+            raise ValueError(f"blend_weight {w} > 0 needs a booster; got none")
+        if w < 1 and self.scorecard is None:
+            raise ValueError(f"blend_weight {w} < 1 needs a scorecard; got none")
+        if self.scorecard is not None and self.scorecard.features != self.encoder.features:
+            raise ValueError("the scorecard's feature order differs from the encoder's")
+
     @property
     def features(self) -> list[str]:
         return self.encoder.features
+
+    @property
+    def kind(self) -> str:
+        """``gbm``, ``scorecard`` or ``blend``: which margin is served."""
+        if self.blend_weight == 1.0:
+            return "gbm"
+        return "scorecard" if self.blend_weight == 0.0 else "blend"
 
     # -- scoring ------------------------------------------------------------------------------
     def encode(self, frame: pd.DataFrame) -> np.ndarray:
         return self.encoder.transform(frame)
 
     def margin(self, X: np.ndarray) -> np.ndarray:
-        return self.booster.predict(X, raw_score=True)
+        w = self.blend_weight
+        if w == 1.0:
+            return self.booster.predict(X, raw_score=True)
+        out = (1.0 - w) * self.scorecard.logit(X)
+        if w > 0.0:
+            out += w * self.booster.predict(X, raw_score=True)
+        return out
 
     def scores_from_margin(self, margin: np.ndarray) -> Scores:
         logit = self.calibrator.predict_logit(margin)
@@ -93,11 +128,22 @@ class PDModel:
         return self.scores_from_margin(self.margin(X))
 
     def contributions(self, X: np.ndarray, threads: int = 0) -> np.ndarray:
-        """Exact TreeSHAP contributions to the margin, shape (n, n_features + 1); last = bias.
+        """Exact contributions to the margin, shape (n, n_features + 1); last = bias.
 
-        ``threads`` 0 lets LightGBM use every core; callers that run several predictions at
-        once (batch screening) give each one its share.
+        ``w · TreeSHAP + (1 − w) · WoE terms``: each part sums to its own margin, so the
+        weighted sum sums to the blended one. ``threads`` 0 lets LightGBM use every core;
+        callers that run several predictions at once (batch screening) give each one its share.
         """
+        w = self.blend_weight
+        if w == 1.0:
+            return self.gbm_contributions(X, threads)
+        out = (1.0 - w) * self.scorecard.contributions(X)
+        if w > 0.0:
+            out += w * self.gbm_contributions(X, threads)
+        return out
+
+    def gbm_contributions(self, X: np.ndarray, threads: int = 0) -> np.ndarray:
+        """The booster's exact TreeSHAP contributions to its own margin (bias last)."""
         return self.booster.predict(X, pred_contrib=True, num_threads=threads)
 
     def points(self, contributions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -127,8 +173,12 @@ class PDModel:
     def save(self, directory: Path) -> Path:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        self.booster.save_model(str(directory / BOOSTER_FILE))
+        if self.booster is not None:
+            self.booster.save_model(str(directory / BOOSTER_FILE))
+        if self.scorecard is not None:
+            (directory / SCORECARD_FILE).write_text(json.dumps(self.scorecard.to_dict()))
         params = {
+            "blend_weight": self.blend_weight,
             "encoder": self.encoder.to_dict(),
             "calibrator": self.calibrator.to_dict(),
             "scale": self.scale.to_dict(),
@@ -152,11 +202,19 @@ class PDModel:
         params = json.loads((directory / PARAMS_FILE).read_text())
         cohorts_path = directory / COHORTS_FILE
         reasons_path = directory / REASONS_FILE
+        booster_path = directory / BOOSTER_FILE
+        scorecard_path = directory / SCORECARD_FILE
         encoder = FeatureEncoder.from_dict(params["encoder"])
         return cls(
-            booster=lgb.Booster(model_file=str(directory / BOOSTER_FILE)),
+            booster=lgb.Booster(model_file=str(booster_path)) if booster_path.exists() else None,
             encoder=encoder,
             calibrator=PlattCalibrator.from_dict(params["calibrator"]),
+            scorecard=(
+                WoEScorecard.from_dict(json.loads(scorecard_path.read_text()))
+                if scorecard_path.exists()
+                else None
+            ),
+            blend_weight=float(params.get("blend_weight", 1.0)),
             scale=ScoreScale.from_dict(params["scale"]),
             master=MasterScale.from_dict(params["master"]),
             policy=DecisionPolicy.from_dict(params["policy"]),

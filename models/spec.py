@@ -5,13 +5,20 @@ every live request and for batch screening, at a small cost in AUC; ``min_child_
 large because defaults are rare (a leaf of 20 firms holds one default); the learning rate
 with early stopping on the validation slice picks the number of trees. No class weights and no
 resampling: they would distort the margin that the Platt map calibrates.
+
+Those defaults suit the 100 k-firm market; :func:`adaptive_params` scales the ones that depend
+on the table's size (``min_child_samples``, ``num_leaves``, the leaf hessian floor and the L2
+penalty) so that a bank's 2,000-row portfolio, or a 100-row toy, trains too, and keeps the
+defaults above from about 20,000 training rows and 200 positives up.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 DEFAULT_PARAMS: Mapping[str, Any] = {
     "objective": "binary",
@@ -33,11 +40,48 @@ DEFAULT_PARAMS: Mapping[str, Any] = {
 }
 
 
+#: Training rows per leaf: 1 % of the training rows, between 5 and the default's 200.
+_ROWS_PER_LEAF_SHARE = 0.01
+_MIN_CHILD_RANGE = (5, 200)
+#: Leaves: one per 8 training positives, between 4 and the default's 24 (a leaf should
+#: see defaults, or its value is the prior).
+_POSITIVES_PER_LEAF = 8
+_LEAVES_RANGE = (4, 24)
+
+
+def adaptive_params(
+    n_rows: int, n_positives: int, overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """:data:`DEFAULT_PARAMS` with the size-dependent parameters scaled to the training slice.
+
+    The L2 penalty and the leaf hessian floor shrink with ``min_child_samples`` so that they
+    stay the same share of a leaf's hessian: at 5 rows per leaf a hessian floor of 1.0 would
+    forbid every split. ``overrides`` (the config's ``[lightgbm]`` table) win over everything.
+    """
+    if n_rows < 1 or not 0 <= n_positives <= n_rows:
+        raise ValueError(
+            f"need n_rows >= 1 and 0 <= n_positives <= n_rows; got {n_rows}, {n_positives}"
+        )
+    min_child = int(np.clip(round(n_rows * _ROWS_PER_LEAF_SHARE), *_MIN_CHILD_RANGE))
+    leaves = int(np.clip(n_positives // _POSITIVES_PER_LEAF, *_LEAVES_RANGE))
+    share = min_child / DEFAULT_PARAMS["min_child_samples"]
+    params = {
+        **DEFAULT_PARAMS,
+        "min_child_samples": min_child,
+        "num_leaves": leaves,
+        "min_sum_hessian_in_leaf": DEFAULT_PARAMS["min_sum_hessian_in_leaf"] * share,
+        "lambda_l2": max(DEFAULT_PARAMS["lambda_l2"] * share, 0.5),
+    }
+    params.update(overrides or {})
+    return params
+
+
 @dataclass(frozen=True)
 class LGBMSpec:
     """What to fit: parameters, the tree budget, and early stopping on the validation slice."""
 
-    params: Mapping[str, Any] = field(default_factory=lambda: dict(DEFAULT_PARAMS))
+    #: None: :func:`adaptive_params` for the training slice at fit time.
+    params: Mapping[str, Any] | None = None
     num_boost_round: int = 3_000
     early_stopping_rounds: int = 150
     seed: int = 0
@@ -49,6 +93,17 @@ class LGBMSpec:
             raise ValueError(
                 f"early_stopping_rounds must be >= 1; got {self.early_stopping_rounds}"
             )
+
+    def resolved(self, n_rows: int, n_positives: int) -> LGBMSpec:
+        """This spec with its parameters fixed for a training slice of that size."""
+        if self.params is not None:
+            return self
+        return LGBMSpec(
+            adaptive_params(n_rows, n_positives),
+            self.num_boost_round,
+            self.early_stopping_rounds,
+            self.seed,
+        )
 
     def lgb_params(
         self, features: Sequence[str], directions: Mapping[str, int], categorical: Sequence[str]
@@ -64,6 +119,8 @@ class LGBMSpec:
         unknown = [d for d in directions.values() if d not in (-1, 0, 1)]
         if unknown:
             raise ValueError(f"monotone directions must be -1, 0 or +1; got {unknown}")
+        if self.params is None:
+            raise ValueError("spec parameters are not resolved; call resolved(n_rows, n_pos)")
         return {
             **self.params,
             "seed": self.seed,
@@ -72,7 +129,7 @@ class LGBMSpec:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "params": dict(self.params),
+            "params": None if self.params is None else dict(self.params),
             "num_boost_round": self.num_boost_round,
             "early_stopping_rounds": self.early_stopping_rounds,
             "seed": self.seed,

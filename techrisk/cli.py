@@ -77,8 +77,14 @@ def _features(market: Path, out: Path) -> None:
 
 
 def _train(
-    config_path: Path | None, table: Path, valid_start: date | None, oot_start: date | None
+    config_path: Path | None,
+    table: Path,
+    valid_start: date | None,
+    oot_start: date | None,
+    tune_seconds: float | None = None,
 ) -> None:
+    from dataclasses import replace
+
     from training.config import TrainConfig
     from training.run import train
     if config_path is not None:
@@ -87,17 +93,26 @@ def _train(
         truth = settings.market_dir() / "truth.parquet"
         config = TrainConfig(path=table, truth_path=truth if truth.exists() else None)
     config = config.with_overrides(valid_start=valid_start, oot_start=oot_start)
+    if tune_seconds is not None:
+        config = config.with_overrides(model=replace(config.model, tune_seconds=tune_seconds))
     with console.status("training…") as status:
         result = train(config, step=lambda msg: status.update(f"training: {msg}…"))
     summary = Table(title=f"OOT performance — run {result.run_id}")
     for col in ("model", "AUC", "KS", "Gini", "Brier", "ECE"):
         summary.add_column(col, justify="right" if col != "model" else "left")
-    for name, m in result.contenders.items():
+    for name, m in result.evaluation.labelled("oot", result.champion).items():
         summary.add_row(
             name,
             *(f"{m[k]:.4f}" if k in m else "—" for k in ("auc", "ks", "gini", "brier", "ece")),
         )
     console.print(summary)
+    m = result.metrics
+    console.print(
+        f"Champion (best validation AUC): {result.champion}, booster weight "
+        f"{m['champion_blend_weight']:.2f}; LightGBM validation AUC {m['gbm_valid_auc']:.4f} "
+        f"after {m['tune_trials']:.0f} tuning trial(s) in {m['tune_seconds']:.1f} s, exact "
+        f"TreeSHAP {m['gbm_shap_us_per_row']:.0f} µs per row (one thread)"
+    )
     for warning in result.warnings:
         console.print(f"[yellow]data warning:[/yellow] {warning}")
     console.print(
@@ -181,6 +196,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     tr.add_argument(
         "--oot-start", type=iso_date, help="ISO date; default: 85 %% quantile of as-of dates"
     )
+    tr.add_argument(
+        "--tune-seconds",
+        type=float,
+        help="wall-clock budget of the Optuna search (default: 60 s per 100k rows, 5-60 s; "
+        "0 = no tuning); overrides [tuning] seconds",
+    )
 
     srv = sub.add_parser("serve", help="serve the @champion model with BentoML on 127.0.0.1")
     srv.add_argument("--port", type=port, default=3000)
@@ -211,7 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "features":
             _features(args.market, args.out)
         elif args.command == "train":
-            _train(args.config, args.table, args.valid_start, args.oot_start)
+            _train(args.config, args.table, args.valid_start, args.oot_start, args.tune_seconds)
         elif args.command == "bento":
             from serving.model_source import build_bento
 

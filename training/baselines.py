@@ -24,6 +24,8 @@ from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
+from models.scorecard import WoEScorecard, WoETerm
+
 __all__ = [
     "POLICY_POINTS_COLUMN",
     "POLICY_POINTS_MAX",
@@ -36,6 +38,9 @@ __all__ = [
 POLICY_POINTS_COLUMN = "pol_tsme_points"
 #: Full marks of the evaluation (科技型中小企业评价办法: staff 20 + R&D 50 + IP 30).
 POLICY_POINTS_MAX = 100.0
+
+#: Largest gap allowed between the exported arrays' logit and optbinning's own, at export.
+_EXPORT_TOLERANCE = 1e-8
 
 #: Iterations for the logistic regression: WoE inputs are well scaled, so lbfgs converges
 #: long before this; the cap only guards against a pathological table.
@@ -315,6 +320,77 @@ class ScorecardBaseline(BaseEstimator):
             raise ValueError(f"X lacks columns seen at fit: {absent[:10]}.")
         proba = self.scorecard_.predict_proba(X[list(self.feature_names_in_)])
         return proba[:, 1].astype(np.float64)
+
+    def logit(self, X: pd.DataFrame) -> npt.NDArray[np.float64]:
+        """Log-odds of default per row (the regression's decision function)."""
+        check_is_fitted(self, "scorecard_")
+        return self.scorecard_.decision_function(_check_frame(X)[list(self.feature_names_in_)])
+
+    def to_woe_scorecard(self, check: pd.DataFrame) -> WoEScorecard:
+        """The fitted scorecard as plain arrays that ``models/`` serves without optbinning.
+
+        Each bin's WoE is read by asking optbinning to transform one value of that bin, so the
+        arrays follow optbinning's own rules; ``check`` (e.g. the training rows) is then scored
+        both ways and any gap above ``1e-8`` in log-odds raises instead of shipping a scorecard
+        whose reasons would not match its score.
+
+        Parameters
+        ----------
+        check : pandas.DataFrame
+            Rows with every column seen at fit, all numeric (the model's encoded matrix).
+        """
+        check_is_fitted(self, "scorecard_")
+        process = self.scorecard_.binning_process_
+        coefs = self.scorecard_.estimator_.coef_.ravel()
+        terms = []
+        for name, coef in zip(self.selected_, coefs, strict=True):
+            terms.append(_woe_term(process.get_binned_variable(name), name, float(coef)))
+        features = [str(f) for f in self.feature_names_in_]
+        card = WoEScorecard(features, terms, float(self.scorecard_.estimator_.intercept_[0]))
+        gap = np.abs(card.logit(check[features].to_numpy(np.float64)) - self.logit(check))
+        if gap.size and gap.max() > _EXPORT_TOLERANCE:
+            raise ValueError(
+                f"exported scorecard differs from optbinning's by {gap.max():.3g} log-odds "
+                f"(rule: at most {_EXPORT_TOLERANCE:g}); a categorical column may hold strings"
+            )
+        return card
+
+
+def _woe_of(binned, values: list[float]) -> list[float]:
+    out = binned.transform(
+        np.asarray(values, dtype=np.float64), metric="woe", metric_missing="empirical"
+    )
+    return [float(v) for v in np.asarray(out, dtype=np.float64)]
+
+
+def _woe_term(binned, name: str, coefficient: float) -> WoETerm:
+    """One feature's bins and WoE, read from its fitted ``OptimalBinning``."""
+    missing = _woe_of(binned, [np.nan])[0]
+    if binned.dtype == "numerical":
+        edges = [float(e) for e in binned.splits]
+        # digitize(right=False): an edge value falls in the bin on its right.
+        probes = [edges[0] - 1.0, *edges] if edges else [0.0]
+        return WoETerm(
+            name,
+            "numerical",
+            coefficient,
+            tuple(_woe_of(binned, probes)),
+            missing,
+            edges=tuple(edges),
+        )
+    categories = tuple(tuple(float(v) for v in codes) for codes in binned.splits)
+    probes = [codes[0] for codes in categories]
+    seen = [v for codes in categories for v in codes]
+    unseen = (max(seen) + 1.0) if seen else 0.0
+    return WoETerm(
+        name,
+        "categorical",
+        coefficient,
+        tuple(_woe_of(binned, probes)),
+        missing,
+        woe_unknown=_woe_of(binned, [unseen])[0],
+        categories=categories,
+    )
 
 
 def information_values(

@@ -24,6 +24,65 @@ class ConfigError(TechriskError):
 
 
 @dataclass(frozen=True)
+class ModelConfig:
+    """How the contenders are fitted: the ``[lightgbm]`` and ``[tuning]`` tables of the TOML.
+
+    ``lightgbm`` overrides any LightGBM parameter of the size-adapted defaults
+    (``models.spec.adaptive_params``). ``tune_seconds`` is the wall-clock budget of the Optuna
+    search on the validation slice (None: 60 s per 100 k rows, at least 5 s, at most 60 s;
+    0: no tuning). ``max_depth`` caps the tuned trees' depth, because exact TreeSHAP cost per
+    served row grows with it.
+    """
+
+    lightgbm: Mapping[str, Any] = field(default_factory=dict)
+    tune_seconds: float | None = None
+    max_depth: int = 5
+
+    def __post_init__(self) -> None:
+        if self.tune_seconds is not None and not 0 <= self.tune_seconds < float("inf"):
+            raise ConfigError(
+                f"[tuning] seconds must be a finite number >= 0; got {self.tune_seconds!r}"
+            )
+        if (
+            isinstance(self.max_depth, bool)
+            or not isinstance(self.max_depth, int)
+            or not (2 <= self.max_depth <= 12)
+        ):
+            raise ConfigError(
+                f"[tuning] max_depth must be an integer in [2, 12]; got {self.max_depth!r}"
+            )
+        reserved = sorted({"objective", "monotone_constraints"} & set(self.lightgbm))
+        if reserved:
+            raise ConfigError(
+                f"[lightgbm] may not set {reserved}: the objective is binary and monotone "
+                "constraints come from [monotone] and the feature registry"
+            )
+
+    @classmethod
+    def from_tables(cls, raw: Mapping[str, Any], path: Path) -> ModelConfig:
+        """The ``[lightgbm]`` and ``[tuning]`` tables of a parsed TOML file."""
+        lightgbm = raw.get("lightgbm", {})
+        tuning = dict(raw.get("tuning", {}))
+        if not isinstance(lightgbm, dict):
+            raise ConfigError(f"config {path}: [lightgbm] must be a table; got {lightgbm!r}")
+        unknown = sorted(set(tuning) - {"seconds", "max_depth"})
+        if unknown:
+            raise ConfigError(
+                f"unknown key(s) in [tuning] of {path}: {unknown}; known: ['max_depth', 'seconds']"
+            )
+        seconds = tuning.get("seconds")
+        if seconds is not None and (
+            isinstance(seconds, bool) or not isinstance(seconds, int | float)
+        ):
+            raise ConfigError(f"config {path}: [tuning] seconds must be a number; got {seconds!r}")
+        return cls(
+            lightgbm=dict(lightgbm),
+            tune_seconds=None if seconds is None else float(seconds),
+            max_depth=tuning.get("max_depth", 5),
+        )
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     path: Path
     id_column: str = "loan_id"
@@ -52,6 +111,8 @@ class TrainConfig:
     truth_path: Path | None = None
     experiment: str = "techrisk"
     registered_name: str = "techrisk-pd"
+    #: Contender fitting: LightGBM overrides and the tuning budget (see ``ModelConfig``).
+    model: ModelConfig = field(default_factory=ModelConfig)
 
     def __post_init__(self) -> None:
         if self.date_column and self.split_column:
@@ -88,7 +149,7 @@ class TrainConfig:
         data = {**raw.get("data", {}), **raw.get("split", {}), **raw.get("run", {})}
         if "monotone" in raw:
             data["monotone"] = raw["monotone"]
-        known = set(cls.__dataclass_fields__)
+        known = set(cls.__dataclass_fields__) - {"model"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"unknown config key(s) in {path}: {unknown}; known: {sorted(known)}")
@@ -117,4 +178,4 @@ class TrainConfig:
                     raise ConfigError(
                         f"config {path}: {key} must be an ISO date; got {data[key]!r}"
                     ) from exc
-        return cls(**data)
+        return cls(**data, model=ModelConfig.from_tables(raw, path))

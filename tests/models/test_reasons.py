@@ -10,7 +10,7 @@ from models.reasons import FeatureMeta, ReasonBuilder, format_value
 
 @pytest.fixture(scope="module")
 def explained(small_fit):
-    from training.run import reason_builder
+    from training.assemble import reason_builder
 
     data, fit = small_fit
     X = fit.matrices["oot"][:300]
