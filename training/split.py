@@ -13,7 +13,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from training.config import SPLITS, ConfigError
+from training.config import SPLIT_WORDS, SPLITS, ConfigError
 
 #: Default cut points: the dates below which 70 % and 85 % of the rows fall, at month starts.
 DEFAULT_QUANTILES = (0.70, 0.85)
@@ -60,11 +60,18 @@ def time_split(
     return _checked(Split(labels, "time", valid_start, oot_start))
 
 
-def column_split(values: pd.Series) -> Split:
-    bad = sorted(set(values.astype(str)) - set(SPLITS))
-    if bad:
-        raise ConfigError(f"split column values must be one of {SPLITS}; got {bad}")
-    return _checked(Split(values.astype(str).to_numpy(), "column"))
+def column_split(values: pd.Series, column: str = "split") -> Split:
+    """The bank's own split labels; ``test`` (and a few other words) mean the OOT slice."""
+    words = values.astype(str).str.strip().str.lower()
+    labels = words.map(SPLIT_WORDS)
+    if labels.isna().any():
+        bad = sorted(set(values[labels.isna()].astype(str)))
+        raise ConfigError(
+            f"split_column '{column}': values {bad[:10]} ({int(labels.isna().sum())} row(s)) are "
+            f"not split labels; rule: each row is one of {sorted(SPLIT_WORDS)} "
+            f"(test = oot, validation = valid)"
+        )
+    return _checked(Split(labels.to_numpy(dtype=object).astype(str), "column"))
 
 
 def random_split(n: int, fractions: tuple[float, float, float], seed: int) -> Split:
