@@ -86,7 +86,11 @@ def _train(
         config = TrainConfig.from_toml(config_path)
     else:
         truth = settings.MARKET_DIR / "truth.parquet"
-        config = TrainConfig(path=table, truth_path=truth if truth.exists() else None)
+        config = TrainConfig(
+            path=table,
+            truth_path=truth if truth.exists() else None,
+            label_description="default within 12 months of the application",
+        )
     config = config.with_overrides(
         valid_start=date.fromisoformat(valid_start) if valid_start else None,
         oot_start=date.fromisoformat(oot_start) if oot_start else None,

@@ -157,7 +157,7 @@ def resolve_column_types(
             candidates = int((~placeholder).sum())
             ok = int(numbers.notna().sum())
             if candidates and ok >= MIN_PARSED_SHARE * candidates:
-                seen = values[placeholder].astype("string").fillna("").str.strip()
+                seen = values[placeholder].astype("string").fillna("(empty)").str.strip()
                 parsed.append(
                     ParsedNumeric(
                         column,
@@ -178,8 +178,10 @@ def resolve_column_types(
                 examples = [str(v)[:40] for v in pd.unique(known)[:3]]
                 free_text.append(FreeText(column, distinct, len(known), examples))
                 continue
+        if is_text:
+            frame[column] = values.mask(_placeholder_mask(values.astype("string")).fillna(True))
         if is_text or column in declared_categorical:
-            levels = int(values.nunique(dropna=True))
+            levels = int(frame[column].nunique(dropna=True))
             if levels > HIGH_CARDINALITY_LEVELS:
                 high[column] = levels
         kept.append(column)

@@ -48,7 +48,9 @@ def read_table(path: Path) -> pd.DataFrame:
     if path.suffix == ".parquet":
         frame = pd.read_parquet(path)
     elif path.suffix == ".csv":
-        frame = pd.read_csv(path)
+        # Only an empty cell is missing on reading: "n/a", "NULL" or "-" in a numeric column
+        # stay text so that the column-type step parses them and says how many it saw.
+        frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
     else:
         raise ConfigError(f"feature table must be .parquet or .csv; got {path.name}")
     if frame.index.name and frame.index.name not in frame.columns:

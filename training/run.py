@@ -124,6 +124,13 @@ def train(
         data.features,
         max_univariate_auc=config.max_univariate_auc,
         iv=scorecard.iv_,
+        binning=scorecard.scorecard_.binning_process_,
+        categorical=data.categorical,
+        iv_suspicious=config.iv_suspicious,
+        iv_check=config.iv_check,
+        max_gain_share=config.max_gain_share,
+        max_auc_drop=config.max_auc_drop,
+        notes=data.types.messages(),
     )
     excluded: list[str] = []
     if config.exclude_leaky and report.leaky_:
@@ -238,6 +245,11 @@ def train(
             psi_score=psi_score,
             data_warnings=report.warnings_,
             excluded=excluded,
+            label_column=config.label_column,
+            label_description=config.label_description,
+            products=None if data.product is None else sorted(set(data.product)),
+            has_oracle=data.truth is not None,
+            has_policy_points=points is not None,
         )
         mlflow.log_text(card, "model_card.md")
         _log_figures(
