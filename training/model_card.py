@@ -51,6 +51,7 @@ def render_model_card(
     excluded: list[str],
     label_column: str = "default_12m",
     label_description: str | None = None,
+    positive_label: str | int | tuple[str | int, ...] | None = None,
     products: Sequence[str] | None = None,
     has_oracle: bool = False,
     has_policy_points: bool = False,
@@ -88,11 +89,17 @@ def render_model_card(
         )
         if present
     )
+    if positive_label is None:
+        positive = f"'{label_column}' = 1"
+    elif isinstance(positive_label, tuple):
+        positive = f"'{label_column}' in {list(positive_label)!r}"
+    else:
+        positive = f"'{label_column}' = {positive_label!r}"
     label = (
-        f"A positive label ('{label_column}' = 1) means: {label_description}."
+        f"A positive label ({positive}) means: {label_description}."
         if label_description
-        else f"A positive label is '{label_column}' = 1 as the table records it (the config "
-        "gives no label_description)."
+        else f"A positive label is {positive} as the table records it (the config gives no "
+        "label_description)."
     )
     seasoning = (
         " The newest applications' outcomes are the least seasoned."

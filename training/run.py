@@ -247,6 +247,7 @@ def train(
             excluded=excluded,
             label_column=config.label_column,
             label_description=config.label_description,
+            positive_label=config.positive_label,
             products=None if data.product is None else sorted(set(data.product)),
             has_oracle=data.truth is not None,
             has_policy_points=points is not None,
