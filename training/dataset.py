@@ -116,7 +116,9 @@ def load_training_data(config: TrainConfig) -> TrainingData:
     y = _label(frame[config.label_column], config.label_column, config.positive_label)
 
     if config.date_column:
-        split = time_split(frame[config.date_column], config.valid_start, config.oot_start)
+        split = time_split(
+            frame[config.date_column], config.valid_start, config.oot_start, config.date_column
+        )
     elif config.split_column:
         split = column_split(frame[config.split_column], config.split_column)
     else:

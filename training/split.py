@@ -43,12 +43,19 @@ def _month_start(ts: pd.Timestamp) -> date:
 
 
 def time_split(
-    dates: pd.Series, valid_start: date | None = None, oot_start: date | None = None
+    dates: pd.Series,
+    valid_start: date | None = None,
+    oot_start: date | None = None,
+    column: str = "date",
 ) -> Split:
     """train: before valid_start; valid: [valid_start, oot_start); oot: from oot_start."""
-    d = pd.to_datetime(dates)
+    d = pd.to_datetime(dates, errors="coerce")
     if d.isna().any():
-        raise ConfigError(f"date column has {int(d.isna().sum())} missing value(s)")
+        bad = dates[d.isna()]
+        raise ConfigError(
+            f"date_column '{column}': {int(d.isna().sum())} row(s) without a readable date, e.g. "
+            f"{bad.head(3).tolist()}; rule: every row needs an as-of date (ISO 2024-03-31)"
+        )
     if valid_start is None:
         valid_start = _month_start(d.quantile(DEFAULT_QUANTILES[0]))
     if oot_start is None:
