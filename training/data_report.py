@@ -1,11 +1,13 @@
 """The data report every training run starts with: what the table holds before a model sees it.
 
 Real tables are dirty. Before fitting, the run records per feature its coverage in each slice,
-its univariate AUC and information value on train, and its drift from train to out-of-time
-(PSI), plus each slice's size and default rate; and it turns what looks wrong into
-human-readable warnings: likely leakage, near-empty features, shifted distributions, a moved
-default rate. The report goes to MLflow (``to_dict`` for ``mlflow.log_dict``, ``to_markdown``
-for the artifact and the model card).
+its univariate AUC raw and binned (WoE), its information value on train, its weight in a quick
+LightGBM (gain share, valid-AUC drop without it — see ``training.leak_checks``) and its drift
+from train to out-of-time (PSI), plus each slice's size and default rate; and it turns what
+looks wrong into human-readable warnings, each naming its test and number: likely leakage, the
+loader's type findings, near-empty features, shifted distributions, a moved default rate.
+The report goes to MLflow (``to_dict`` for ``mlflow.log_dict``, ``to_markdown`` for the
+artifact and the model card).
 """
 
 from __future__ import annotations
