@@ -91,7 +91,11 @@ def _train(
         config = TrainConfig.from_toml(config_path)
     else:
         truth = settings.market_dir() / "truth.parquet"
-        config = TrainConfig(path=table, truth_path=truth if truth.exists() else None)
+        config = TrainConfig(
+            path=table,
+            truth_path=truth if truth.exists() else None,
+            label_description="default within 12 months of the application",
+        )
     config = config.with_overrides(valid_start=valid_start, oot_start=oot_start)
     if tune_seconds is not None:
         config = config.with_overrides(model=replace(config.model, tune_seconds=tune_seconds))

@@ -393,7 +393,7 @@ def _woe_term(binned, name: str, coefficient: float) -> WoETerm:
     )
 
 
-def information_values(
+def fit_binning(
     X: pd.DataFrame,
     y: npt.ArrayLike,
     categorical: Sequence[str] = (),
@@ -401,11 +401,11 @@ def information_values(
     max_n_prebins: int = 20,
     min_bin_size: float = 0.05,
     n_jobs: int | None = 1,
-) -> pd.Series:
-    """IV of every column of ``X`` with the scorecard's binning, without fitting a scorecard.
+) -> BinningProcess:
+    """The scorecard's WoE binning of every column of ``X``, without fitting a scorecard.
 
-    For the data report when no scorecard was fitted; otherwise read
-    ``ScorecardBaseline.iv_``, which holds the same numbers.
+    For the data report when no scorecard was fitted (its IV and binned AUC); otherwise
+    ``ScorecardBaseline.scorecard_.binning_process_`` holds the same binning.
 
     Parameters
     ----------
@@ -415,11 +415,6 @@ def information_values(
         1 for default.
     categorical, max_n_prebins, min_bin_size, n_jobs
         As in :class:`ScorecardBaseline`.
-
-    Returns
-    -------
-    pandas.Series
-        IV per feature, indexed by feature, named ``iv``.
     """
     names = _check_categorical(categorical)
     _check_binning_options(max_n_prebins, min_bin_size, n_jobs)
@@ -428,7 +423,30 @@ def information_values(
     binning = _binning_process(
         list(X.columns), _categorical_columns(X, names), max_n_prebins, min_bin_size, n_jobs
     )
-    binning.fit(X, target)
+    return binning.fit(X, target)
+
+
+def binning_ivs(binning: BinningProcess) -> pd.Series:
+    """IV per feature of a fitted binning, indexed by feature, named ``iv``."""
+    return _iv_series(binning)
+
+
+def information_values(
+    X: pd.DataFrame,
+    y: npt.ArrayLike,
+    categorical: Sequence[str] = (),
+    *,
+    max_n_prebins: int = 20,
+    min_bin_size: float = 0.05,
+    n_jobs: int | None = 1,
+) -> pd.Series:
+    """IV of every column of ``X`` with the scorecard's binning (see :func:`fit_binning`).
+
+    ``ScorecardBaseline.iv_`` holds the same numbers.
+    """
+    binning = fit_binning(
+        X, y, categorical, max_n_prebins=max_n_prebins, min_bin_size=min_bin_size, n_jobs=n_jobs
+    )
     return _iv_series(binning)
 
 

@@ -17,6 +17,19 @@ from typing import Any
 from techrisk_base.errors import TechriskError
 
 SPLITS = ("train", "valid", "oot")
+#: Words a bank's split column may use for each slice (compared lower-cased, trimmed).
+SPLIT_WORDS: Mapping[str, str] = {
+    "train": "train",
+    "training": "train",
+    "dev": "train",
+    "valid": "valid",
+    "validation": "valid",
+    "val": "valid",
+    "oot": "oot",
+    "test": "oot",
+    "out_of_time": "oot",
+    "holdout": "oot",
+}
 
 
 class ConfigError(TechriskError):
@@ -105,7 +118,21 @@ class TrainConfig:
     #: Fractions for a random-but-seeded split when the table has no dates.
     random_fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)
     seed: int = 0
+    #: The label value(s) meaning default, for labels that are not 0/1 (``"Y"``, ``"bad"``,
+    #: ``[2, 3]``); every other value is a non-default. None: the label must be 0/1.
+    positive_label: str | int | tuple[str | int, ...] | None = None
+    #: What a positive label means, in words ("charged off", "bankrupt within 5 years"); the
+    #: model card states it.
+    label_description: str | None = None
     max_univariate_auc: float = 0.9
+    #: IV (train, WoE binning) above which a feature is suspicious (excluded with
+    #: ``exclude_leaky``) and above which it is only worth a check.
+    iv_suspicious: float = 1.0
+    iv_check: float = 0.5
+    #: A quick LightGBM's single-feature share of the gain, and the valid-AUC drop when the
+    #: feature is left out, above which the feature is flagged; both together mark it leaky.
+    max_gain_share: float = 0.5
+    max_auc_drop: float = 0.05
     exclude_leaky: bool = False
     #: Synthetic market only: loan_id → true_pd, read for the oracle AUC and nothing else.
     truth_path: Path | None = None
@@ -127,6 +154,17 @@ class TrainConfig:
             raise ConfigError(
                 f"max_univariate_auc must be in (0.5, 1]; got {self.max_univariate_auc}"
             )
+        if not 0 < self.iv_check <= self.iv_suspicious:
+            raise ConfigError(
+                f"iv_check and iv_suspicious must satisfy 0 < iv_check <= iv_suspicious; got "
+                f"iv_check={self.iv_check}, iv_suspicious={self.iv_suspicious}"
+            )
+        if not 0 < self.max_gain_share <= 1:
+            raise ConfigError(f"max_gain_share must be in (0, 1]; got {self.max_gain_share}")
+        if not 0 < self.max_auc_drop < 0.5:
+            raise ConfigError(f"max_auc_drop must be in (0, 0.5); got {self.max_auc_drop}")
+        if isinstance(self.positive_label, tuple) and not self.positive_label:
+            raise ConfigError("positive_label must name at least one value; got an empty list")
         bad = {k: v for k, v in self.monotone.items() if v not in (-1, 0, 1)}
         if bad:
             raise ConfigError(f"monotone directions must be -1, 0 or 1; got {bad}")
@@ -162,6 +200,8 @@ class TrainConfig:
             if key in data:
                 p = Path(data[key])
                 data[key] = p if p.is_absolute() else (path.parent / p)
+        if isinstance(data.get("positive_label"), list):
+            data["positive_label"] = tuple(data["positive_label"])
         for key in ("features", "exclude", "categorical", "random_fractions"):
             if key in data and data[key] is not None:
                 if isinstance(data[key], str) and key == "features" and data[key] == "all":

@@ -1,11 +1,13 @@
 """The data report every training run starts with: what the table holds before a model sees it.
 
 Real tables are dirty. Before fitting, the run records per feature its coverage in each slice,
-its univariate AUC and information value on train, and its drift from train to out-of-time
-(PSI), plus each slice's size and default rate; and it turns what looks wrong into
-human-readable warnings: likely leakage, near-empty features, shifted distributions, a moved
-default rate. The report goes to MLflow (``to_dict`` for ``mlflow.log_dict``, ``to_markdown``
-for the artifact and the model card).
+its univariate AUC raw and binned (WoE), its information value on train, its weight in a quick
+LightGBM (gain share, valid-AUC drop without it — see ``training.leak_checks``) and its drift
+from train to out-of-time (PSI), plus each slice's size and default rate; and it turns what
+looks wrong into human-readable warnings, each naming its test and number: likely leakage, the
+loader's type findings, near-empty features, shifted distributions, a moved default rate.
+The report goes to MLflow (``to_dict`` for ``mlflow.log_dict``, ``to_markdown`` for the
+artifact and the model card).
 """
 
 from __future__ import annotations
@@ -13,14 +15,16 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from optbinning import BinningProcess
 
-from training.baselines import information_values
+from training.baselines import binning_ivs, fit_binning
+from training.leak_checks import binned_aucs, model_dominance
 from training.metrics import auc
 
 __all__ = [
@@ -44,12 +48,21 @@ MAX_DEFAULT_RATE_RATIO = 1.5
 PSI_BINS = 10
 PSI_EPS = 1e-4
 
+#: Leak-check thresholds by default (``TrainConfig`` carries the same names).
+IV_SUSPICIOUS = 1.0
+IV_CHECK = 0.5
+MAX_GAIN_SHARE = 0.5
+MAX_AUC_DROP = 0.05
+
 _FEATURE_COLUMNS = (
     "coverage_train",
     "coverage_valid",
     "coverage_oot",
     "univariate_auc",
+    "binned_auc",
     "iv",
+    "gain_share",
+    "valid_auc_drop",
     "psi_train_oot",
 )
 
@@ -71,12 +84,21 @@ class DataReport:
         direction-free), ``iv`` (train) and ``psi_train_oot``.
     slices_ : pandas.DataFrame
         Indexed by slice (train, valid, oot): ``rows``, ``defaults``, ``default_rate``.
+        Also ``binned_auc`` (AUC of the feature's WoE on train, direction-free),
+        ``gain_share`` (its share of a quick LightGBM's gain) and ``valid_auc_drop`` (that
+        model's valid AUC minus the AUC without the feature; top-gain features only).
+    slices_ : pandas.DataFrame
+        Indexed by slice (train, valid, oot): ``rows``, ``defaults``, ``default_rate``.
     leaky_ : list of str
-        Features whose univariate AUC exceeds ``max_univariate_auc``.
+        Features a leak test marks as suspicious: raw or binned AUC above
+        ``max_univariate_auc``, IV above ``iv_suspicious``, or gain share above
+        ``max_gain_share`` together with a valid-AUC drop above ``max_auc_drop``.
     warnings_ : list of str
-        Human-readable findings, leakage first.
+        Human-readable findings, leakage first; each leak warning names its test and number.
     max_univariate_auc : float
         The leakage threshold the report was built with.
+    thresholds : dict of str to float
+        Every leak-check threshold the report was built with.
     """
 
     features_: pd.DataFrame
@@ -84,6 +106,7 @@ class DataReport:
     leaky_: list[str]
     warnings_: list[str]
     max_univariate_auc: float
+    thresholds: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The report as plain JSON types, for ``mlflow.log_dict``.
@@ -93,6 +116,7 @@ class DataReport:
         """
         return {
             "max_univariate_auc": self.max_univariate_auc,
+            "thresholds": dict(self.thresholds),
             "slices": {
                 name: {
                     "rows": int(row.rows),
@@ -125,7 +149,10 @@ class DataReport:
                 "coverage valid",
                 "coverage OOT",
                 "univariate AUC",
+                "binned AUC",
                 "IV",
+                "gain share",
+                "valid AUC drop",
                 "PSI train→OOT",
             ),
             [
@@ -135,7 +162,10 @@ class DataReport:
                     _pct(r.coverage_valid),
                     _pct(r.coverage_oot),
                     _num(r.univariate_auc, 3),
+                    _num(r.binned_auc, 3),
                     _num(r.iv, 4),
+                    _pct(r.gain_share),
+                    _num(r.valid_auc_drop, 3),
                     _num(r.psi_train_oot, 4),
                 )
                 for name, r in self.features_.iterrows()
@@ -147,8 +177,13 @@ class DataReport:
             f"## Slices\n{slices}\n\n"
             f"## Warnings\n{warnings}\n\n"
             f"## Features\nUnivariate AUC is direction-free (max(AUC, 1 − AUC)) on the "
-            f"training rows where the feature is known; above {self.max_univariate_auc:g} a "
-            f"feature is flagged as likely leakage.\n\n{features}\n"
+            f"training rows where the feature is known; binned AUC is that of its WoE bins "
+            f"(missing as a bin). Above {self.max_univariate_auc:g} either, or IV above "
+            f"{self.thresholds.get('iv_suspicious', IV_SUSPICIOUS):g}, or a quick LightGBM "
+            f"leaning on it (gain share above "
+            f"{self.thresholds.get('max_gain_share', MAX_GAIN_SHARE):.0%} and valid AUC "
+            f"falling by more than {self.thresholds.get('max_auc_drop', MAX_AUC_DROP):g} "
+            f"without it), a feature is flagged as likely leakage.\n\n{features}\n"
         )
 
 
@@ -331,6 +366,8 @@ def _feature_table(
     parts: Mapping[str, tuple[pd.DataFrame, npt.NDArray[np.int64]]],
     features: list[str],
     iv: pd.Series,
+    binned: pd.Series,
+    dominance: pd.DataFrame,
 ) -> pd.DataFrame:
     train, y_train = parts["train"]
     oot = parts["oot"][0]
@@ -338,7 +375,10 @@ def _feature_table(
         f: {
             **{f"coverage_{s}": float(_known(parts[s][0][f]).mean()) for s in SLICES},
             "univariate_auc": _univariate_auc(train[f], y_train),
+            "binned_auc": float(binned.get(f, math.nan)),
             "iv": float(iv.get(f, math.nan)),
+            "gain_share": float(dominance.at[f, "gain_share"]),
+            "valid_auc_drop": float(dominance.at[f, "valid_auc_drop"]),
             "psi_train_oot": _feature_psi(train[f], oot[f]),
         }
         for f in features
@@ -360,14 +400,38 @@ def _slice_table(parts: Mapping[str, tuple[pd.DataFrame, npt.NDArray[np.int64]]]
     return table
 
 
-def _resolve_iv(
-    iv: pd.Series | None,
+def _resolve_binning(
+    binning: BinningProcess | None,
     train: pd.DataFrame,
     y_train: npt.NDArray[np.int64],
     features: list[str],
-) -> pd.Series:
+    categorical: Sequence[str],
+) -> BinningProcess:
+    if binning is None:
+        declared = [c for c in categorical if c in features]
+        try:
+            return fit_binning(train[features], y_train, declared)
+        except ValueError:
+            # optbinning fails the whole process on one column it cannot bin (e.g. known only
+            # for one class); bin the others so that only that column goes without.
+            usable = []
+            for f in features:
+                try:
+                    fit_binning(train[[f]], y_train, [c for c in declared if c == f])
+                except ValueError:
+                    continue
+                usable.append(f)
+            return fit_binning(train[usable], y_train, [c for c in declared if c in usable])
+    if not isinstance(binning, BinningProcess):
+        raise TypeError(
+            f"binning must be a fitted optbinning.BinningProcess; got {type(binning).__name__}."
+        )
+    return binning
+
+
+def _resolve_iv(iv: pd.Series | None, binning: BinningProcess) -> pd.Series:
     if iv is None:
-        return information_values(train[features], y_train)
+        return binning_ivs(binning)
     if not isinstance(iv, pd.Series):
         raise TypeError(f"iv must be a pandas.Series indexed by feature; got {type(iv).__name__}.")
     return iv.astype(np.float64)
@@ -376,14 +440,66 @@ def _resolve_iv(
 # ----------------------------------------------------------------------------
 # Warnings
 # ----------------------------------------------------------------------------
-def _leakage_warnings(table: pd.DataFrame, threshold: float) -> list[str]:
-    return [
-        f"{f}: univariate AUC {v:.3f} > {threshold:g} on train. One feature alone separating "
-        "the label almost perfectly is the usual sign of a column recorded after the outcome "
-        "(leakage); check when it is recorded."
-        for f, v in table["univariate_auc"].items()
-        if v > threshold
-    ]
+def _leak_findings(table: pd.DataFrame, t: Mapping[str, float]) -> dict[str, list[str]]:
+    """Per feature, every leak test that fired, worded with its number and threshold.
+
+    A test prefixed "suspicious" marks the feature leaky; "check" ones only warn: a strong
+    honest feature may carry half a small model, or have an IV above 0.5, but a column that
+    ranks the label this well alone, or that a model cannot do without, is the usual sign of a
+    value recorded after the outcome.
+    """
+    out: dict[str, list[str]] = {}
+    for f, r in table.iterrows():
+        found = []
+        if r.univariate_auc > t["max_univariate_auc"]:
+            found.append(
+                f"suspicious: univariate AUC {r.univariate_auc:.3f} > "
+                f"{t['max_univariate_auc']:g} on train"
+            )
+        if r.binned_auc > t["max_univariate_auc"]:
+            found.append(
+                f"suspicious: binned (WoE) AUC {r.binned_auc:.3f} > {t['max_univariate_auc']:g} "
+                "on train"
+            )
+        if r.iv > t["iv_suspicious"]:
+            found.append(f"suspicious: IV {r.iv:.3f} > {t['iv_suspicious']:g}")
+        elif r.iv > t["iv_check"]:
+            found.append(f"check: IV {r.iv:.3f} > {t['iv_check']:g}")
+        gain = r.gain_share > t["max_gain_share"]
+        drop = r.valid_auc_drop > t["max_auc_drop"]
+        if gain or drop:
+            parts = []
+            if gain:
+                parts.append(
+                    f"{r.gain_share:.0%} of a quick LightGBM's gain > {t['max_gain_share']:.0%}"
+                )
+            if drop:
+                parts.append(
+                    f"valid AUC drops by {r.valid_auc_drop:.3f} > {t['max_auc_drop']:g} without it"
+                )
+            level = "suspicious" if gain and drop else "check"
+            found.append(f"{level}: " + " and ".join(parts))
+        if found:
+            out[str(f)] = found
+    return out
+
+
+def _leakage_warnings(findings: Mapping[str, list[str]]) -> list[str]:
+    out = []
+    for f, found in findings.items():
+        suspicious = any(x.startswith("suspicious") for x in found)
+        advice = (
+            "One feature separating the label this well is the usual sign of a column "
+            "recorded after the outcome (leakage); check when it is recorded."
+            if suspicious
+            else "Strong for a single feature; check when it is recorded."
+        )
+        out.append(f"{f}: {'; '.join(found)}. {advice}")
+    return out
+
+
+def _is_leaky(found: list[str]) -> bool:
+    return any(x.startswith("suspicious") for x in found)
 
 
 def _coverage_warnings(table: pd.DataFrame) -> list[str]:
@@ -450,6 +566,13 @@ def build_data_report(
     *,
     max_univariate_auc: float = 0.9,
     iv: pd.Series | None = None,
+    binning: BinningProcess | None = None,
+    categorical: Sequence[str] = (),
+    iv_suspicious: float = IV_SUSPICIOUS,
+    iv_check: float = IV_CHECK,
+    max_gain_share: float = MAX_GAIN_SHARE,
+    max_auc_drop: float = MAX_AUC_DROP,
+    notes: Sequence[str] = (),
 ) -> DataReport:
     """Describe a split training table and flag what looks wrong.
 
@@ -466,10 +589,22 @@ def build_data_report(
         In (0.5, 1]. A feature whose direction-free AUC on train exceeds it is listed in
         ``leaky_``: real credit features rarely pass 0.8 alone.
     iv : pandas.Series, optional
-        IV per feature, e.g. ``ScorecardBaseline.iv_``, so the table is not binned twice.
-        Without it the IV is computed here with the scorecard's binning
-        (:func:`training.baselines.information_values`), numeric category codes binned as
-        numbers. A feature absent from ``iv`` gets NaN.
+        IV per feature, e.g. ``ScorecardBaseline.iv_``. Without it the IV is read from
+        ``binning``. A feature absent from ``iv`` gets NaN.
+    binning : optbinning.BinningProcess, optional
+        The scorecard's fitted binning (``ScorecardBaseline.scorecard_.binning_process_``), so
+        the table is not binned twice; without it the scorecard's binning is fitted here
+        (:func:`training.baselines.fit_binning`). It gives the binned AUC and the IV.
+    categorical : sequence of str
+        Columns binned as categories although numeric (codes); text columns always are.
+    iv_suspicious, iv_check : float
+        IV above ``iv_suspicious`` marks a feature leaky; above ``iv_check`` it is a warning.
+    max_gain_share, max_auc_drop : float
+        A quick LightGBM on train judged on valid: a feature above both (share of the gain,
+        valid-AUC drop without it) is leaky; above one of them it is a warning.
+    notes : sequence of str
+        Findings of the loader (text parsed as numbers, free text left out), listed right
+        after the leak warnings.
 
     Returns
     -------
@@ -491,16 +626,29 @@ def build_data_report(
     names = _check_features(features, label)
     parts = _check_slices(slices, label, names)
     train, y_train = parts["train"]
-    iv_values = _resolve_iv(iv, train, y_train, names)
+    valid, y_valid = parts["valid"]
+    fitted = _resolve_binning(binning, train, y_train, names, categorical)
+    iv_values = _resolve_iv(iv, fitted)
+    binned = binned_aucs(fitted, train, y_train, names)
+    dominance = model_dominance(train, y_train, valid, y_valid, names, list(categorical))
+    thresholds = {
+        "max_univariate_auc": threshold,
+        "iv_suspicious": float(iv_suspicious),
+        "iv_check": float(iv_check),
+        "max_gain_share": float(max_gain_share),
+        "max_auc_drop": float(max_auc_drop),
+    }
 
-    feature_table = _feature_table(parts, names, iv_values)
+    feature_table = _feature_table(parts, names, iv_values, binned, dominance)
     slice_table = _slice_table(parts)
-    leaky = [f for f, v in feature_table["univariate_auc"].items() if v > threshold]
+    findings = _leak_findings(feature_table, thresholds)
+    leaky = [f for f, found in findings.items() if _is_leaky(found)]
     warnings = [
-        *_leakage_warnings(feature_table, threshold),
+        *_leakage_warnings(findings),
+        *notes,
         *_default_rate_warnings(slice_table),
         *_coverage_warnings(feature_table),
         *_psi_warnings(feature_table),
         *_infinite_warnings(parts, names),
     ]
-    return DataReport(feature_table, slice_table, leaky, warnings, threshold)
+    return DataReport(feature_table, slice_table, leaky, warnings, threshold, thresholds)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -21,6 +21,22 @@ def _metrics_table(contenders: Mapping[str, Mapping[str, float]], keys: tuple[st
     return "\n".join(lines)
 
 
+def _decision_bands(model: PDModel, products: Sequence[str] | None) -> str:
+    """Cut-offs for the products the training table holds; none when it has no product."""
+    cutoffs = model.policy.to_dict()["cutoffs"]
+    shown = [p for p in cutoffs if products is not None and p in set(products)]
+    if not shown:
+        return (
+            "None: the training table has no product the decision policy knows, so the model "
+            "gives PD, score and grade; approve / decline cut-offs are the bank's to set."
+        )
+    rows = "\n".join(
+        f"| {p} | ≤ {cutoffs[p]['approve_max']:.1%} | > {cutoffs[p]['decline_min']:.1%} |"
+        for p in shown
+    )
+    return f"| product | approve if PD | decline if PD |\n|---|---|---|\n{rows}"
+
+
 def render_model_card(
     *,
     model: PDModel,
@@ -33,7 +49,18 @@ def render_model_card(
     psi_score: float,
     data_warnings: list[str],
     excluded: list[str],
+    label_column: str = "default_12m",
+    label_description: str | None = None,
+    positive_label: str | int | tuple[str | int, ...] | None = None,
+    products: Sequence[str] | None = None,
+    has_oracle: bool = False,
+    has_policy_points: bool = False,
 ) -> str:
+    """The card in Markdown; it states only what this run has.
+
+    No oracle sentence without a true PD, no policy-points sentence without that baseline, no
+    decision bands for products the table does not hold, and the label in the config's words.
+    """
     scale = model.scale
     grade_rows = "\n".join(
         f"| {g['grade']} | {g['pd_low']:.2%} – {g['pd_high']:.2%} | "
@@ -45,11 +72,40 @@ def render_model_card(
         f"{r.pd_mean:.2%} |"
         for r in grades.itertuples()
     )
-    policy = "\n".join(
-        f"| {product} | ≤ {c['approve_max']:.1%} | > {c['decline_min']:.1%} |"
-        for product, c in model.policy.to_dict()["cutoffs"].items()
-    )
     warnings = "\n".join(f"- {w}" for w in data_warnings) or "- none"
+    baselines = "\n".join(
+        line
+        for line, present in (
+            (
+                "The oracle is the synthetic market's true PD: the ceiling any model could reach "
+                "on these rows.",
+                has_oracle,
+            ),
+            (
+                "The policy points baseline is the 科技型中小企业 evaluation score alone (a "
+                "ranking, not a PD).",
+                has_policy_points,
+            ),
+        )
+        if present
+    )
+    if positive_label is None:
+        positive = f"'{label_column}' = 1"
+    elif isinstance(positive_label, tuple):
+        positive = f"'{label_column}' in {list(positive_label)!r}"
+    else:
+        positive = f"'{label_column}' = {positive_label!r}"
+    label = (
+        f"A positive label ({positive}) means: {label_description}."
+        if label_description
+        else f"A positive label is {positive} as the table records it (the config gives no "
+        "label_description)."
+    )
+    seasoning = (
+        " The newest applications' outcomes are the least seasoned."
+        if window.get("split_kind") == "time"
+        else ""
+    )
     return f"""# Model card: {name}
 
 ## Data
@@ -63,8 +119,7 @@ def render_model_card(
 ## Out-of-time performance against the baselines
 {_metrics_table(contenders, ("auc", "gini", "ks", "brier", "ece"))}
 
-The oracle is the synthetic market's true PD: the ceiling any model could reach on these rows.
-The policy points baseline is the 科技型中小企业 evaluation score alone (a ranking, not a PD).
+{baselines}
 
 ### Per product (OOT)
 {_metrics_table(per_product, ("auc", "ks", "ece", "default_rate", "pd_mean", "rows"))}
@@ -89,9 +144,7 @@ intercept b = {model.calibrator.intercept_:.4f}).
 {observed}
 
 ### Decision bands
-| product | approve if PD | decline if PD |
-|---|---|---|
-{policy}
+{_decision_bands(model, products)}
 
 ## Data warnings
 {warnings}
@@ -99,9 +152,9 @@ intercept b = {model.calibrator.intercept_:.4f}).
 ## Limitations
 - Trained on the rows above only; populations unlike them (other regions, industries, loan
   sizes) are out of scope until monitored.
-- Labels are 12-month defaults: the newest applications' outcomes are the least seasoned.
-- Monotone constraints encode the registry's directions; a feature with direction 0 may act
-  non-monotonically (R&D intensity has a sweet spot by design).
+- Labels: {label}{seasoning}
+- Monotone constraints encode the directions given (feature registry or the config's
+  `[monotone]`); a feature with direction 0 may act non-monotonically.
 - No resampling or class weights: the PD is calibrated on the validation slice; recalibrate
   when the default rate moves.
 """

@@ -102,7 +102,14 @@ def prepare(config: TrainConfig, step: Callable[[str], None] = lambda _m: None) 
         config.label_column,
         data.features,
         max_univariate_auc=config.max_univariate_auc,
-        iv=None if scorecard is None else scorecard.iv_,
+        # The report bins the table as given (categories as text); the scorecard is fitted on
+        # the encoded matrix it is served from, so its binning is not reused here.
+        categorical=data.categorical,
+        iv_suspicious=config.iv_suspicious,
+        iv_check=config.iv_check,
+        max_gain_share=config.max_gain_share,
+        max_auc_drop=config.max_auc_drop,
+        notes=data.types.messages(),
     )
     excluded: list[str] = []
     if config.exclude_leaky and report.leaky_:

@@ -174,6 +174,7 @@ def train(
     mark("assemble")
 
     step("logging to MLflow")
+    points = policy_points_score(data.part("oot")[0])
     rows = {s: int(data.split.mask(s).sum()) for s in ("train", "valid", "oot")}
     card = render_model_card(
         model=model,
@@ -186,9 +187,14 @@ def train(
         psi_score=psi_score,
         data_warnings=warnings,
         excluded=prepared.excluded,
+        label_column=config.label_column,
+        label_description=config.label_description,
+        positive_label=config.positive_label,
+        products=None if data.product is None else sorted(set(data.product)),
+        has_oracle=data.truth is not None,
+        has_policy_points=points is not None,
     )
     curves = {LABELS[c]: cand.pd("oot") for c, cand in cands.items()}
-    points = policy_points_score(data.part("oot")[0])
     if points is not None:
         curves["policy points"] = points
     chosen = {k: v for k, v in gbm.params.items() if k != "monotone_constraints"}

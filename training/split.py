@@ -13,7 +13,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from training.config import SPLITS, ConfigError
+from training.config import SPLIT_WORDS, SPLITS, ConfigError
 
 #: Default cut points: the dates below which 70 % and 85 % of the rows fall, at month starts.
 DEFAULT_QUANTILES = (0.70, 0.85)
@@ -43,12 +43,19 @@ def _month_start(ts: pd.Timestamp) -> date:
 
 
 def time_split(
-    dates: pd.Series, valid_start: date | None = None, oot_start: date | None = None
+    dates: pd.Series,
+    valid_start: date | None = None,
+    oot_start: date | None = None,
+    column: str = "date",
 ) -> Split:
     """train: before valid_start; valid: [valid_start, oot_start); oot: from oot_start."""
-    d = pd.to_datetime(dates)
+    d = pd.to_datetime(dates, errors="coerce")
     if d.isna().any():
-        raise ConfigError(f"date column has {int(d.isna().sum())} missing value(s)")
+        bad = dates[d.isna()]
+        raise ConfigError(
+            f"date_column '{column}': {int(d.isna().sum())} row(s) without a readable date, e.g. "
+            f"{bad.head(3).tolist()}; rule: every row needs an as-of date (ISO 2024-03-31)"
+        )
     if valid_start is None:
         valid_start = _month_start(d.quantile(DEFAULT_QUANTILES[0]))
     if oot_start is None:
@@ -60,11 +67,18 @@ def time_split(
     return _checked(Split(labels, "time", valid_start, oot_start))
 
 
-def column_split(values: pd.Series) -> Split:
-    bad = sorted(set(values.astype(str)) - set(SPLITS))
-    if bad:
-        raise ConfigError(f"split column values must be one of {SPLITS}; got {bad}")
-    return _checked(Split(values.astype(str).to_numpy(), "column"))
+def column_split(values: pd.Series, column: str = "split") -> Split:
+    """The bank's own split labels; ``test`` (and a few other words) mean the OOT slice."""
+    words = values.astype(str).str.strip().str.lower()
+    labels = words.map(SPLIT_WORDS)
+    if labels.isna().any():
+        bad = sorted(set(values[labels.isna()].astype(str)))
+        raise ConfigError(
+            f"split_column '{column}': values {bad[:10]} ({int(labels.isna().sum())} row(s)) are "
+            f"not split labels; rule: each row is one of {sorted(SPLIT_WORDS)} "
+            f"(test = oot, validation = valid)"
+        )
+    return _checked(Split(labels.to_numpy(dtype=object).astype(str), "column"))
 
 
 def random_split(n: int, fractions: tuple[float, float, float], seed: int) -> Split:

@@ -21,8 +21,8 @@ from pydantic import ValidationError
 
 from features.contract import BY_NAME, Column, RowRule, Table
 from features.loaders import split_valid
-from features.synthetic import generate_market
 from serving.schemas import RECORD_MODELS, Application, validation_errors
+from synthetic import generate_market
 
 MODELS = {**RECORD_MODELS, "applications": Application}
 TABLES = [BY_NAME[name] for name in MODELS]
