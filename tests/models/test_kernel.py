@@ -13,7 +13,7 @@ from models.kernel import TOP_REASONS, score
 @pytest.fixture(scope="module")
 def fitted(small_fit):
     """The small fit's model with the cohorts and reasons training gives a registered one."""
-    from training.run import COHORT_COLUMNS, reason_builder
+    from training.assemble import COHORT_COLUMNS, reason_builder
 
     data, fit = small_fit
     model = copy.copy(fit.model)  # the session's model stays as other tests expect it
