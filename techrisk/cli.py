@@ -16,6 +16,10 @@ from techrisk import settings
 console = Console()
 #: One synthetic firm's score request, shipped in the repo for the README's curl example.
 EXAMPLE_REQUEST = Path("examples/score_request.json")
+#: The demo fund's capital (万元) per synthetic firm: 5 亿元 per 10,000 firms, so the last
+#: year's approve band of the default 100k-firm market overshoots the 10× cap and selection
+#: has to leave loans out (README, "Setting a fund's own figures").
+DEMO_CAPITAL_PER_FIRM = 5.0
 
 
 def _generate(firms: int, seed: int, out: Path) -> None:
@@ -191,10 +195,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     from serving.audit_cli import add_audit_commands, run_audit
-    from serving.screening.cli import add_screen_command, run_screen
+    from serving.screening.cli import (
+        add_allocate_command,
+        add_screen_command,
+        run_allocate,
+        run_screen,
+    )
 
     add_audit_commands(sub)
     add_screen_command(sub, settings.MARKET_DIR, settings.SCREENING_DIR)
+    add_allocate_command(sub, settings.SCREENING_DIR)
 
     args = parser.parse_args(argv)
     from features.errors import TechriskError
@@ -215,12 +225,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_audit(args)
         elif args.command == "screen":
             run_screen(args, console)
+        elif args.command == "allocate":
+            run_allocate(args, console)
         elif args.command == "demo":
             _generate(args.firms, args.seed, settings.MARKET_DIR)
             _features(settings.MARKET_DIR, settings.FEATURE_TABLE)
             _train(None, settings.FEATURE_TABLE, None, None)
             latest = _latest_year_list(settings.MARKET_DIR, settings.DEMO_SCREEN_LIST)
-            run_screen(parser.parse_args(["screen", "--applications", str(latest), "--restart"]))
+            fund = ["--fund-capital", str(DEMO_CAPITAL_PER_FIRM * args.firms)]
+            run_screen(
+                parser.parse_args(["screen", "--applications", str(latest), "--restart", *fund])
+            )
+            run_allocate(parser.parse_args(["allocate", *fund]))
             return _serve(args.port, EXAMPLE_REQUEST)
         elif args.command == "serve":
             return _serve(args.port, args.example)
