@@ -81,6 +81,9 @@ def load_shocks(path: Path) -> tuple[Shock, ...]:
             raise ValueError(
                 f"{path}: scenario {name!r} has unknown key(s) {unknown}; known: {sorted(known)}"
             )
+        missing = sorted({"industries", "label_zh", "label_en"} - set(spec))
+        if missing:
+            raise ValueError(f"{path}: scenario {name!r} is missing required key(s) {missing}")
         shocks.append(Shock(name=name, **(spec | {"industries": tuple(spec["industries"])})))
     return tuple(shocks)
 
@@ -114,8 +117,8 @@ def shock_records(
     codes = set(firms["credit_code"][hit])
     if not codes:
         return None
-    out = {
-        name: frame[frame["credit_code"].isin(codes)].copy()
+    out = {  # a fresh RangeIndex, as screen_frames expects of a part's raw tables
+        name: frame[frame["credit_code"].isin(codes)].reset_index(drop=True)
         for name, frame in tables.items()
         if "credit_code" in frame.columns
     }
@@ -171,9 +174,13 @@ def _shock_financials(fin: pd.DataFrame, apps: pd.DataFrame, shock: Shock) -> pd
     for column, values in new.items():
         # a value that is not a number stays as it was: validation reports it, as in the base run
         rows = target & values.notna().to_numpy()
-        if pd.api.types.is_integer_dtype(fin[column]):
+        if not rows.any():
+            continue
+        if pd.api.types.is_numeric_dtype(fin[column]):
             fin[column] = fin[column].astype(np.float64)
-        fin.loc[rows, column] = values[rows]
+            fin.loc[rows, column] = values[rows]
+        else:  # numbers read as text (CSV) stay text, for the contract to parse as before
+            fin.loc[rows, column] = values[rows].map(lambda v: repr(float(v)))
     return fin
 
 

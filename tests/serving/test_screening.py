@@ -205,6 +205,23 @@ def test_portfolio_report_adds_up(screened):
     assert top["amount"] == pytest.approx(approved.groupby("industry")["amount"].sum().max())
     page = screened.files["report_html"].read_text(encoding="utf-8")
     assert page.count("<img") >= 3 and "担保放大倍数" in page and "Stress scenarios" in page
+    # the headline judges the approve band against the band and the loss budget
+    assert band["fundable"] == (
+        band["leverage"] <= params.cap and band["expected_loss_to_capital"] <= params.loss_budget
+    )
+    assert report["headline"]["headline_en"] in page and report["headline"]["headline_zh"] in page
+    # shocked records: migration of the re-scored applications and the EL they carry
+    stressed = pd.read_parquet(screened.files["stressed"])
+    (migration,) = report["migration"]
+    assert migration["exposed_applications"] == len(stressed) > 0
+    moves = migration["downgraded"] + migration["unchanged"] + migration["upgraded"]
+    assert moves == len(stressed)
+    stressed_pd = out.set_index("loan_id")["pd"].copy()
+    stressed_pd[stressed["loan_id"]] = stressed["pd"].to_numpy()
+    by_loan = out.set_index("loan_id")
+    expected = (stressed_pd * by_loan["guarantee"].map(params.lgd) * by_loan["amount"]).sum()
+    assert stress["export_shock_2020"]["expected_loss"] == pytest.approx(expected)
+    assert stress["export_shock_2020"]["expected_loss"] > stress["base"]["expected_loss"]
 
 
 class Interrupt(Exception):
