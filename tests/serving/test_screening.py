@@ -342,6 +342,24 @@ def test_cli_screens_and_logs_the_report_to_mlflow(registry, dirty_market, tmp_p
     assert run["params.fund_fund_capital"] == "20000.0"
     artifacts = mlflow.artifacts.list_artifacts(run_id=run["run_id"])
     assert {"portfolio.html", "portfolio.json", "errors.csv"} <= {a.path for a in artifacts}
+    assert run["metrics.approve_fundable"] == float(report["approve_band"]["fundable"])
+
+    # the fund then selects its book from the screening, with its own figures
+    fund = ["--fund-capital", "2000", "--sme-focused", "--loss-budget", "0.05"]
+    limits = ["--industry-limit", "0.4", "--objective", "firms"]
+    code = main(["allocate", "--screening", str(out), *fund, *limits])
+    assert code == 0
+    allocation = json.loads((out / "allocation.json").read_text())
+    selected = pd.read_csv(out / "selected.csv")
+    left = pd.read_csv(out / "left_out.csv")
+    assert allocation["params"]["leverage_cap"] == 15.0
+    assert allocation["params"]["allocation"]["objective"] == "firms"
+    assert allocation["book"]["applications"] == len(selected) > 0
+    assert len(selected) + len(left) == int(
+        (pd.read_parquet(out / "screened.parquet")["decision"] == "approve").sum()
+    )
+    assert selected["guaranteed"].sum() <= 15.0 * 2000
+    assert {s["scenario"] for s in allocation["stress"]} >= {"base", "macro", "export_shock_2020"}
 
 
 def test_cli_names_a_missing_column(dirty_market, registry, tmp_path, monkeypatch, capsys):
