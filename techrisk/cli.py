@@ -19,6 +19,10 @@ from techrisk_base.errors import TechriskError
 console = Console()
 #: One synthetic firm's score request, shipped in the repo for the README's curl example.
 EXAMPLE_REQUEST = Path("examples/score_request.json")
+#: The demo fund's capital (万元) per synthetic firm: 5 亿元 per 10,000 firms, so the last
+#: year's approve band of the default 100k-firm market overshoots the 10× cap and selection
+#: has to leave loans out (README, "Setting a fund's own figures").
+DEMO_CAPITAL_PER_FIRM = 5.0
 
 
 def _generate(firms: int, seed: int, out: Path) -> None:
@@ -224,10 +228,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     from serving.audit_cli import add_audit_commands, run_audit
-    from serving.screening.cli import add_screen_command, run_screen
+    from serving.screening.cli import (
+        add_allocate_command,
+        add_screen_command,
+        run_allocate,
+        run_screen,
+    )
 
     add_audit_commands(sub)
     add_screen_command(sub, settings.market_dir(), settings.screening_dir())
+    add_allocate_command(sub, settings.screening_dir())
 
     args = parser.parse_args(argv)
     try:
@@ -246,13 +256,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_audit(args)
         elif args.command == "screen":
             run_screen(args, console)
+        elif args.command == "allocate":
+            run_allocate(args, console)
         elif args.command == "demo":
             market, table = settings.market_dir(), settings.feature_table()
             _generate(args.firms, args.seed, market)
             _features(market, table)
             _train(None, table, None, None)
             latest = _latest_year_list(market, settings.demo_screen_list())
-            run_screen(parser.parse_args(["screen", "--applications", str(latest), "--restart"]))
+            fund = ["--fund-capital", str(DEMO_CAPITAL_PER_FIRM * args.firms)]
+            run_screen(
+                parser.parse_args(["screen", "--applications", str(latest), "--restart", *fund])
+            )
+            run_allocate(parser.parse_args(["allocate", *fund]))
             return _serve(args.port, EXAMPLE_REQUEST)
         elif args.command == "serve":
             return _serve(args.port, args.example)

@@ -22,10 +22,19 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from serving.screening.allocate import OBJECTIVES, AllocationParams
+from serving.screening.allocation import AllocationResult, allocate
 from serving.screening.part import ModelRef
 from serving.screening.partition import ScreenInputs
 from serving.screening.portfolio import PortfolioParams
 from serving.screening.run import DEFAULT_CHUNK, ScreenResult, screen
+from serving.screening.stress import DEFAULT_SCENARIOS, load_shocks
+from serving.screening.verdict import (
+    DEFAULT_LOSS_BUDGET,
+    POLICY_FLOOR,
+    REGULATORY_CAP,
+    SME_FOCUSED_CAP,
+)
 from techrisk_base.arguments import positive_int
 
 
@@ -67,11 +76,24 @@ def add_screen_command(subparsers: argparse._SubParsersAction, market: Path, out
     p.add_argument(
         "--model-uri", help="default: TECHRISK_MODEL_URI or models:/techrisk-pd@champion"
     )
+    add_fund_arguments(p)
+    p.add_argument("--macro-factor", type=float, default=PortfolioParams.macro_factor)
+    p.add_argument("--shock-factor", type=float, default=PortfolioParams.shock_factor)
+    p.add_argument(
+        "--scenarios",
+        type=Path,
+        default=DEFAULT_SCENARIOS,
+        help="TOML of shocked-records stress scenarios (default: the shipped 2020 export shock)",
+    )
+
+
+def add_fund_arguments(p: argparse.ArgumentParser) -> None:
+    """The fund's own figures, shared by ``screen`` and ``allocate``."""
     p.add_argument(
         "--fund-capital",
         type=float,
         default=PortfolioParams.fund_capital,
-        help="the fund's capital in 万元 (default %(default)s)",
+        help="the fund's capital (net assets) in 万元 (default %(default)s)",
     )
     p.add_argument(
         "--coverage",
@@ -82,8 +104,45 @@ def add_screen_command(subparsers: argparse._SubParsersAction, market: Path, out
     p.add_argument(
         "--lgd", type=_lgd, help="LGD per guarantee type, e.g. none=0.65,fund=0.55,ip_pledge=0.45"
     )
-    p.add_argument("--macro-factor", type=float, default=PortfolioParams.macro_factor)
-    p.add_argument("--shock-factor", type=float, default=PortfolioParams.shock_factor)
+    p.add_argument(
+        "--leverage-floor",
+        type=float,
+        default=POLICY_FLOOR,
+        help="policy floor of the guarantee leverage (default %(default)s×)",
+    )
+    p.add_argument(
+        "--leverage-cap",
+        type=float,
+        help=f"regulatory cap of the leverage (default {REGULATORY_CAP:g}×, "
+        f"{SME_FOCUSED_CAP:g}× with --sme-focused)",
+    )
+    p.add_argument(
+        "--sme-focused",
+        action="store_true",
+        help="the fund mainly serves small and micro firms: the cap is 15× "
+        "(融资担保公司监督管理条例)",
+    )
+    p.add_argument(
+        "--loss-budget",
+        type=float,
+        default=DEFAULT_LOSS_BUDGET,
+        help="the fund's annual loss budget: its expected loss may take at most this share of "
+        "capital (default %(default)s)",
+    )
+
+
+def fund_params(args: argparse.Namespace, **more) -> PortfolioParams:
+    """The fund's parameters from the command line (``more``: screening-only ones)."""
+    return PortfolioParams(
+        fund_capital=args.fund_capital,
+        coverage=args.coverage,
+        lgd=args.lgd or PortfolioParams().lgd,
+        leverage_floor=args.leverage_floor,
+        leverage_cap=args.leverage_cap,
+        sme_focused=args.sme_focused,
+        loss_budget=args.loss_budget,
+        **more,
+    )
 
 
 def _lgd(text: str) -> dict[str, float]:
@@ -100,13 +159,11 @@ def run_screen(args: argparse.Namespace, console: Console | None = None) -> Scre
     from serving.model_source import from_registry
 
     console = console or Console()
-    defaults = PortfolioParams()
-    params = PortfolioParams(
-        fund_capital=args.fund_capital,
-        coverage=args.coverage,
-        lgd=args.lgd or defaults.lgd,
+    params = fund_params(
+        args,
         macro_factor=args.macro_factor,
         shock_factor=args.shock_factor,
+        shocks=load_shocks(args.scenarios),
     )
     inputs = ScreenInputs.from_paths(args.market, args.applications)
     with console.status("loading the model…"):
@@ -156,6 +213,74 @@ def run_screen(args: argparse.Namespace, console: Console | None = None) -> Scre
     return result
 
 
+def add_allocate_command(subparsers: argparse._SubParsersAction, screening: Path) -> None:
+    """Add ``allocate``; ``screening`` is the default screening output directory."""
+    p = subparsers.add_parser(
+        "allocate",
+        help="choose the applications a fund can guarantee within its capital, loss budget "
+        "and concentration limits, from a screening's output",
+    )
+    p.add_argument(
+        "--screening",
+        type=Path,
+        default=screening,
+        help="output directory of techrisk screen (default %(default)s)",
+    )
+    p.add_argument("--out", type=Path, help="where to write the selection (default: --screening)")
+    add_fund_arguments(p)
+    p.add_argument(
+        "--industry-limit",
+        type=float,
+        default=AllocationParams.industry_limit,
+        help="most of the guarantee capacity one industry may take (default %(default)s)",
+    )
+    p.add_argument(
+        "--district-limit",
+        type=float,
+        default=AllocationParams.district_limit,
+        help="most of the guarantee capacity one district may take (default %(default)s)",
+    )
+    p.add_argument(
+        "--objective",
+        choices=OBJECTIVES,
+        default=AllocationParams.objective,
+        help="maximise the guaranteed amount or the number of firms served (default %(default)s)",
+    )
+    p.add_argument(
+        "--include-review",
+        action="store_true",
+        help="also choose among the review band (default: the approve band only)",
+    )
+
+
+def run_allocate(args: argparse.Namespace, console: Console | None = None) -> AllocationResult:
+    console = console or Console()
+    alloc = AllocationParams(
+        industry_limit=args.industry_limit,
+        district_limit=args.district_limit,
+        objective=args.objective,
+        include_review=args.include_review,
+    )
+    result = allocate(args.screening, args.out or args.screening, fund_params(args), alloc)
+    book, left = result.report["book"], result.report["left_out"]
+    console.print(
+        f"Selected {book['applications']:,} of {result.report['candidates']:,} candidates "
+        f"({book['amount']:,.0f} 万元) in {result.seconds:.2f} s; "
+        f"left out {left['applications']:,}: "
+        + ", ".join(f"{code} {r['applications']:,}" for code, r in left["by_first_reason"].items())
+    )
+    print_headline(console, result.report["headline"])
+    for name, path in result.files.items():
+        console.print(f"  {name}: {path}")
+    return result
+
+
+def print_headline(console: Console, verdict: dict) -> None:
+    colour = "green" if verdict["fundable"] else "red"
+    console.print(f"[bold {colour}]{verdict['headline_zh']}[/]")
+    console.print(f"[bold {colour}]{verdict['headline_en']}[/]")
+
+
 def _summary(console: Console, result: ScreenResult) -> None:
     c = result.counts
     table = Table(title=f"Screened in {result.seconds:.1f} s → {result.out}")
@@ -173,12 +298,7 @@ def _summary(console: Console, result: ScreenResult) -> None:
     invalid = sum(v for k, v in c.items() if k.endswith("_invalid") and k != "applications_invalid")
     table.add_row("invalid source records (see errors.csv)", f"{invalid:,}")
     console.print(table)
-    band = result.report["approve_band"]
-    console.print(
-        f"Approve band: {band['applications']:,} loans, leverage {band['leverage']:.2f}× "
-        f"(target ≥ {result.report['params']['target_leverage']:g}×), fund EL / capital "
-        f"{band['expected_loss_to_capital']:.2%}"
-    )
+    print_headline(console, result.report["headline"])
     if result.resumed_parts:
         console.print(f"Resumed: {result.resumed_parts} of {result.parts} parts were already done")
     for name, path in result.files.items():

@@ -42,6 +42,7 @@ from models import kernel
 from models.pd_model import PDModel
 from serving.screening.partition import OPTIONAL, ROW
 from serving.screening.portfolio import PortfolioParams, aggregate
+from serving.screening.stress import Shock, shock_records
 
 #: Reasons written per screened application (the service returns up to five).
 TOP_REASONS = 3
@@ -49,6 +50,8 @@ RESULTS_FILE = "results.parquet"
 ERRORS_FILE = "errors.parquet"
 CELLS_FILE = "cells.parquet"
 STRESS_FILE = "stress.parquet"
+MIGRATION_FILE = "migration.parquet"
+STRESSED_FILE = "stressed.parquet"
 COUNTS_FILE = "counts.json"
 
 ERROR_SCHEMA = pa.schema(
@@ -63,6 +66,16 @@ ERROR_SCHEMA = pa.schema(
     ]
 )
 ERROR_COLUMNS = ERROR_SCHEMA.names
+#: Per exposed application and shocked-records scenario: its re-scored answer.
+STRESSED_SCHEMA = pa.schema(
+    [
+        ("scenario", pa.string()),
+        ("loan_id", pa.string()),
+        ("pd", pa.float64()),
+        ("grade", pa.int64()),
+        ("decision", pa.string()),
+    ]
+)
 #: One schema for every part, so parts concatenate whatever a part happens to hold.
 RESULT_SCHEMA = pa.schema(
     [
@@ -124,14 +137,25 @@ def screen_part(
     done = part_dir / "done"
     if is_done(part_dir):
         return json.loads((done / COUNTS_FILE).read_text())
-    results, errors, counts = screen_frames(_read_part(part_dir), model, ref, today, threads)
-    cells, stress = aggregate(results, model, params)
+    tables = _read_part(part_dir)
+    results, errors, counts = screen_frames(tables, model, ref, today, threads)
+    shocked = {
+        shock.name: rescore_shocked(tables, shock, model, ref, today, threads)
+        for shock in params.shocks
+    }
+    cells, stress, migration = aggregate(results, model, params, shocked)
+    stressed = pd.concat(
+        [frame.assign(scenario=name) for name, frame in shocked.items()]
+        or [pd.DataFrame(columns=STRESSED_SCHEMA.names)]
+    )
     staging = part_dir / "staging"
     staging.mkdir(exist_ok=True)
     _write(results, RESULT_SCHEMA, staging / RESULTS_FILE)
     _write(errors, ERROR_SCHEMA, staging / ERRORS_FILE)
+    _write(stressed[STRESSED_SCHEMA.names], STRESSED_SCHEMA, staging / STRESSED_FILE)
     cells.to_parquet(staging / CELLS_FILE, index=False)
     stress.to_parquet(staging / STRESS_FILE, index=False)
+    migration.to_parquet(staging / MIGRATION_FILE, index=False)
     (staging / COUNTS_FILE).write_text(json.dumps(counts))
     os.replace(staging, done)
     return counts
@@ -179,6 +203,29 @@ def screen_frames(
     results = _score(sources, apps, model, ref, threads)
     counts.update(_record_fate(sources, apps))
     return results, pd.DataFrame(errors, columns=list(ERROR_COLUMNS)), counts
+
+
+def rescore_shocked(
+    tables: Mapping[str, pd.DataFrame],
+    shock: Shock,
+    model: PDModel,
+    ref: ModelRef,
+    today: dt.date,
+    threads: int = 0,
+) -> pd.DataFrame:
+    """The exposed applications re-screened on their shocked records (same path as the base)."""
+    shocked = shock_records(tables, shock)
+    if shocked is None:
+        return pd.DataFrame(
+            {
+                "loan_id": pd.Series(dtype=object),
+                "pd": pd.Series(dtype=np.float64),
+                "grade": pd.Series(dtype=np.int64),
+                "decision": pd.Series(dtype=object),
+            }
+        )
+    results, _, _ = screen_frames(shocked, model, ref, today, threads)
+    return results[["loan_id", "pd", "grade", "decision"]]
 
 
 def _admissible(

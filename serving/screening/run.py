@@ -28,12 +28,20 @@ import pyarrow.parquet as pq
 from models.pd_model import PDModel
 from serving.screening import part as parts
 from serving.screening.partition import ScreenInputs, part_name, partition
-from serving.screening.portfolio import CELL_KEYS, STRESS_KEYS, PortfolioParams, merge, report
+from serving.screening.portfolio import (
+    CELL_KEYS,
+    MIGRATION_KEYS,
+    STRESS_KEYS,
+    PortfolioParams,
+    merge,
+    report,
+)
 from serving.screening.report_html import render_html
 from techrisk_base.errors import TechriskError
 
 MANIFEST = "manifest.json"
 RESULTS = "screened"
+STRESSED = "stressed.parquet"
 ERRORS = "errors.csv"
 SUMMARY = "summary.json"
 REPORT_JSON = "portfolio.json"
@@ -214,6 +222,7 @@ def _finish(
         "parquet": out / f"{RESULTS}.parquet",
         "csv": out / f"{RESULTS}.csv",
         "errors": out / ERRORS,
+        "stressed": out / STRESSED,
         "summary": out / SUMMARY,
         "report_json": out / REPORT_JSON,
         "report_html": out / REPORT_HTML,
@@ -221,6 +230,7 @@ def _finish(
     _concat_parquet((d / "done" / parts.RESULTS_FILE for d in part_dirs), files["parquet"])
     _concat_csv((d / "done" / parts.RESULTS_FILE for d in part_dirs), files["csv"])
     _concat_csv((d / "done" / parts.ERRORS_FILE for d in part_dirs), files["errors"])
+    _concat_parquet((d / "done" / parts.STRESSED_FILE for d in part_dirs), files["stressed"])
     counts: dict[str, int] = {}
     for d in part_dirs:
         for k, v in json.loads((d / "done" / parts.COUNTS_FILE).read_text()).items():
@@ -229,7 +239,10 @@ def _finish(
     stress = merge(
         [pd.read_parquet(d / "done" / parts.STRESS_FILE) for d in part_dirs], STRESS_KEYS
     )
-    portfolio = report(cells, stress, params)
+    migration = merge(
+        [pd.read_parquet(d / "done" / parts.MIGRATION_FILE) for d in part_dirs], MIGRATION_KEYS
+    )
+    portfolio = report(cells, stress, migration, params)
     seconds = time.perf_counter() - start
     summary = {"counts": counts, "seconds": seconds, "parts": len(part_dirs), "resumed": resumed}
     files["summary"].write_text(json.dumps(summary, indent=1))

@@ -31,7 +31,12 @@ def log_screening(result: ScreenResult, handle: ModelHandle) -> str:
                 "model_uri": handle.uri,
                 "model_version": handle.version,
                 "output": str(result.out.resolve()),
-                **{f"fund_{k}": v for k, v in report["params"].items() if k != "scenarios"},
+                **{
+                    f"fund_{k}": v
+                    for k, v in report["params"].items()
+                    if k not in ("scenarios", "shocks")
+                },
+                "stress_scenarios": ", ".join(s["name"] for s in report["params"]["shocks"]),
             }
         )
         mlflow.log_metrics(
@@ -41,6 +46,7 @@ def log_screening(result: ScreenResult, handle: ModelHandle) -> str:
                 "expected_loss": report["expected_loss"]["total"],
                 "approve_leverage": band["leverage"],
                 "approve_el_to_capital": band["expected_loss_to_capital"],
+                "approve_fundable": float(band["fundable"]),
                 **{
                     f"stress_{s['scenario']}_approve_leverage": s["approve_leverage"]
                     for s in report["stress"]

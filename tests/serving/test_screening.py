@@ -205,6 +205,23 @@ def test_portfolio_report_adds_up(screened):
     assert top["amount"] == pytest.approx(approved.groupby("industry")["amount"].sum().max())
     page = screened.files["report_html"].read_text(encoding="utf-8")
     assert page.count("<img") >= 3 and "担保放大倍数" in page and "Stress scenarios" in page
+    # the headline judges the approve band against the band and the loss budget
+    assert band["fundable"] == (
+        band["leverage"] <= params.cap and band["expected_loss_to_capital"] <= params.loss_budget
+    )
+    assert report["headline"]["headline_en"] in page and report["headline"]["headline_zh"] in page
+    # shocked records: migration of the re-scored applications and the EL they carry
+    stressed = pd.read_parquet(screened.files["stressed"])
+    (migration,) = report["migration"]
+    assert migration["exposed_applications"] == len(stressed) > 0
+    moves = migration["downgraded"] + migration["unchanged"] + migration["upgraded"]
+    assert moves == len(stressed)
+    stressed_pd = out.set_index("loan_id")["pd"].copy()
+    stressed_pd[stressed["loan_id"]] = stressed["pd"].to_numpy()
+    by_loan = out.set_index("loan_id")
+    expected = (stressed_pd * by_loan["guarantee"].map(params.lgd) * by_loan["amount"]).sum()
+    assert stress["export_shock_2020"]["expected_loss"] == pytest.approx(expected)
+    assert stress["export_shock_2020"]["expected_loss"] > stress["base"]["expected_loss"]
 
 
 class Interrupt(Exception):
@@ -329,6 +346,24 @@ def test_cli_screens_and_logs_the_report_to_mlflow(registry, dirty_market, tmp_p
     # The artifacts follow TECHRISK_ARTIFACT_DIR, not MLflow's ./mlruns default.
     assert run["artifact_uri"].startswith(Path(registry["TECHRISK_ARTIFACT_DIR"]).as_uri())
     assert not (tmp_path / "mlruns").exists()
+    assert run["metrics.approve_fundable"] == float(report["approve_band"]["fundable"])
+
+    # the fund then selects its book from the screening, with its own figures
+    fund = ["--fund-capital", "2000", "--sme-focused", "--loss-budget", "0.05"]
+    limits = ["--industry-limit", "0.4", "--objective", "firms"]
+    code = main(["allocate", "--screening", str(out), *fund, *limits])
+    assert code == 0
+    allocation = json.loads((out / "allocation.json").read_text())
+    selected = pd.read_csv(out / "selected.csv")
+    left = pd.read_csv(out / "left_out.csv")
+    assert allocation["params"]["leverage_cap"] == 15.0
+    assert allocation["params"]["allocation"]["objective"] == "firms"
+    assert allocation["book"]["applications"] == len(selected) > 0
+    assert len(selected) + len(left) == int(
+        (pd.read_parquet(out / "screened.parquet")["decision"] == "approve").sum()
+    )
+    assert selected["guaranteed"].sum() <= 15.0 * 2000
+    assert {s["scenario"] for s in allocation["stress"]} >= {"base", "macro", "export_shock_2020"}
 
 
 def test_cli_names_a_missing_column(dirty_market, registry, tmp_path, monkeypatch, capsys):
