@@ -143,14 +143,23 @@ Row = Mapping[str, Any]
 
 def missing(value: Any) -> Any:
     """Whether ``value`` (a Series or one value) is missing."""
-    return value.isna() if isinstance(value, pd.Series) else value is None
+    if value is None:
+        return True
+    return value.isna() if isinstance(value, pd.Series) else False
+
+
+def present(value: Any) -> Any:
+    """Whether ``value`` (a Series or one value) is present."""
+    if value is None:
+        return False
+    return value.notna() if isinstance(value, pd.Series) else True
 
 
 def compare(op: Callable[[Any, Any], Any], value: Any, bound: Any) -> Any:
-    """``op(value, bound)``, false where either side is missing."""
-    if isinstance(value, pd.Series) or isinstance(bound, pd.Series):
-        return op(value, bound)  # NaN and NaT compare false
-    return value is not None and bound is not None and op(value, bound)
+    """``op(value, bound)``, false where either side is missing (NaN and NaT compare false)."""
+    if value is None or bound is None:
+        return False
+    return op(value, bound)
 
 
 @dataclass(frozen=True)
@@ -195,7 +204,7 @@ def at_most(column: str, other: str) -> RowRule:
 
 def requires(column: str, other: str) -> RowRule:
     def holds(row: Row) -> Any:
-        return missing(row[column]) | ~_as_bool(missing(row[other]))
+        return missing(row[column]) | present(row[other])
 
     return RowRule(column, f"requires {other}", holds, "requires", (other,))
 
@@ -211,7 +220,7 @@ def first_of_month(column: str) -> RowRule:
 
 def required_when(column: str, other: str, value: str) -> RowRule:
     def holds(row: Row) -> Any:
-        return compare(operator.ne, row[other], value) | ~_as_bool(missing(row[column]))
+        return compare(operator.ne, row[other], value) | present(row[column])
 
     text = f"is required when {other} is {value}"
     return RowRule(column, text, holds, "required_when", (other,), params=(value,))
@@ -227,11 +236,6 @@ def at_least_when(column: str, bound: int, other: str, value: str) -> RowRule:
 
     text = f"must be >= {bound} when {other} is {value}"
     return RowRule(column, text, holds, "at_least_when", (other,), params=(value, bound))
-
-
-def _as_bool(value: Any) -> Any:
-    """``value`` ready for ``~``: a Series stays one, a Python bool becomes numpy's."""
-    return value if isinstance(value, pd.Series) else np.bool_(value)
 
 
 # -- the clock -------------------------------------------------------------------------------

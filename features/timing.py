@@ -69,6 +69,8 @@ def future_counts(
     column mappings; ``credit_codes`` and ``as_of`` are the applications' (one or many).
     """
     codes = np.asarray(credit_codes, dtype=object)
+    if len(codes) == 1:  # one application (a live request): no sort, no search
+        return _future_counts_of_one(sources, codes[0], as_days(as_of)[0])
     universe = pd.Index(pd.unique(codes))
     app_firm = universe.get_indexer(codes).astype(np.int64)
     app_day = as_days(as_of)
@@ -86,6 +88,21 @@ def future_counts(
         after = np.searchsorted(key, (app_firm + 1) << 41, side="left")
         before = np.searchsorted(key, (app_firm << 41) + (app_day + _DAY_OFFSET), side="left")
         counts[table] = (after - before).astype(np.int64)
+    return counts
+
+
+def _future_counts_of_one(
+    sources: Mapping[str, Mapping[str, Any]], code: str, as_of: np.int64
+) -> dict[str, np.ndarray]:
+    counts = {}
+    for table in RECORD_TABLES:
+        frame = sources.get(table)
+        if frame is None or len(frame[KNOWN_ON[table].column]) == 0:
+            counts[table] = np.zeros(1, dtype=np.int64)
+            continue
+        mine = np.asarray(frame["credit_code"], dtype=object) == code
+        future = np.count_nonzero(mine & (known_days(table, frame) >= as_of))
+        counts[table] = np.array([future], dtype=np.int64)
     return counts
 
 

@@ -231,22 +231,6 @@ def _show(value: object) -> str:
     return str(value)
 
 
-class _Fields(Mapping[str, Any]):
-    """A record read as a contract row (column name → value) by the contract's row rules."""
-
-    def __init__(self, record: Record) -> None:
-        self._record = record
-
-    def __getitem__(self, column: str) -> Any:
-        return getattr(self._record, self._record.field_names.get(column, column))
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._record.field_names)
-
-    def __len__(self) -> int:
-        return len(self._record.field_names)
-
-
 # -- one model per contract table ------------------------------------------------------------
 class Record(BaseModel):
     """A row of a contract table; ``row_rules`` relate its fields (all failures reported)."""
@@ -255,12 +239,18 @@ class Record(BaseModel):
     row_rules: ClassVar[tuple[RowRule, ...]] = ()
     #: Contract column → request field, where they differ (``applied_on`` → ``as_of``).
     field_names: ClassVar[dict[str, str]] = {}
+    renamed: ClassVar[bool] = False
 
     @model_validator(mode="after")
     def _check_row_rules(self) -> Self:
         if not self.row_rules:
             return self
-        row = _Fields(self)
+        # A record's fields are the contract row, under the contract's names.
+        row = (
+            self.__dict__
+            if not self.renamed
+            else {c: getattr(self, f) for c, f in self.field_names.items()}
+        )
         failures = [
             _failure((rule.column,), row[rule.column], self._rule_text(rule, row))
             for rule in self.row_rules
@@ -307,6 +297,7 @@ def _record_model(table: Table, base: type[Record]) -> type[Record]:
     )
     model.row_rules = table.rules
     model.field_names = {c.name: c.field_name for c in table.columns if c.request != "absent"}
+    model.renamed = any(c != f for c, f in model.field_names.items())
     return model
 
 
