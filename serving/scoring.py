@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,7 +96,7 @@ class Scorer:
         """Score one request, record it, return the response."""
         sources, application = to_sources(request)
         X = build_feature_matrix(sources, application)
-        result = self._responses(X, [request])[0]
+        result = self._responses(X, [request], [sources])[0]
         if self.audit is not None:
             self.audit.record(self._record(request, result, channel))
         return result
@@ -114,7 +114,9 @@ class Scorer:
             tables = {t for s, _ in converted for t in s}
             sources = {t: _concat([s[t] for s, _ in converted if t in s]) for t in tables}
             X = build_feature_matrix(sources, _concat([a for _, a in converted]))
-            answers = self._responses(X, [requests[i] for i in group])
+            answers = self._responses(
+                X, [requests[i] for i in group], [s for s, _ in converted]
+            )
             for i, res in zip(group, answers, strict=True):
                 results[i] = res
         done = [r for r in results if r is not None]
@@ -161,13 +163,20 @@ class Scorer:
         )
 
     # -- internals ------------------------------------------------------------------------
-    def _responses(self, X: np.ndarray, requests: Sequence[ScoreRequest]) -> list[ScoreResponse]:
+    def _responses(
+        self,
+        X: np.ndarray,
+        requests: Sequence[ScoreRequest],
+        sources: Sequence[Mapping[str, Mapping[str, np.ndarray]]],
+    ) -> list[ScoreResponse]:
+        """One response per request; ``sources`` are each request's ``to_sources`` columns,
+        so the ignored-as-future counts reuse the conversion the feature build made."""
         scored = self.evaluate(X, [r.application.product for r in requests])
         assert scored.reasons is not None  # asked for with top=TOP_REASONS
         model = self.handle.describe()
         out = []
-        for i, req in enumerate(requests):
-            future = req.future_records()
+        for i, (req, columns) in enumerate(zip(requests, sources, strict=True)):
+            future = req.future_records(columns)
             out.append(
                 ScoreResponse(
                     request_id=uuid.uuid4().hex,
