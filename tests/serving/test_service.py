@@ -62,7 +62,9 @@ def test_future_records_are_ignored_and_counted(client, sample_requests):
     body["credit_events"].append(
         {"event_on": as_of.isoformat(), "kind": "overdue", "amount": 100.0, "days_past_due": 120}
     )
-    body["tax_ratings"] = [t for t in body["tax_ratings"] if t["year"] < as_of.year - 1]
+    # The as-of year's rating is published next April: a D for it must not count yet. Earlier
+    # years stay as they were (removing a published one would change the features).
+    body["tax_ratings"] = [t for t in body["tax_ratings"] if t["year"] < as_of.year]
     body["tax_ratings"].append({"year": as_of.year, "rating": "D"})
     after = client.post("/score", json=body).json()
     assert after["pd"] == before["pd"]
