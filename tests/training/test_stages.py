@@ -53,6 +53,12 @@ def config_for(tmp_path, n: int, seed: int = 0, **model) -> TrainConfig:
     )
 
 
+def iteration_seconds(fit_seconds: float, best_iteration: int, spec: LGBMSpec) -> float:
+    """Seconds per boosting iteration of the size-adapted fit (it ran past its best
+    iteration by the early-stopping patience)."""
+    return fit_seconds / min(best_iteration + spec.early_stopping_rounds, spec.num_boost_round)
+
+
 @pytest.fixture
 def local_mlflow(tmp_path, monkeypatch) -> str:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -131,9 +137,11 @@ def test_tuning_stays_within_its_budget_and_keeps_the_best_on_validation(tmp_pat
     start = time.perf_counter()
     gbm = fit_gbm(inputs, LGBMSpec(), budget, max_depth=4)
     elapsed = time.perf_counter() - start
-    # A trial running at the deadline is pruned after its current boosting iteration.
-    assert gbm.tune_seconds <= budget + 1.0, gbm.tune_seconds
-    assert elapsed <= gbm.fit_seconds + budget + 3.0
+    # A trial running at the deadline is pruned after its current boosting iteration, so the
+    # search may overrun by about one iteration (slow on a loaded machine) plus bookkeeping.
+    slack = 1.5 + 3 * iteration_seconds(gbm.fit_seconds, gbm.best_iteration, LGBMSpec())
+    assert gbm.tune_seconds <= budget + slack, (gbm.tune_seconds, slack)
+    assert elapsed <= gbm.fit_seconds + budget + slack + 2.0
     assert len(gbm.trials) >= 2  # the size-adapted fit and at least one searched trial
     assert gbm.valid_auc == pytest.approx(gbm.trials["valid_auc"].max())
     assert gbm.params["max_depth"] <= 5 and gbm.shap_us_per_row > 0
@@ -150,7 +158,9 @@ def test_chosen_parameters_and_trials_are_logged(tmp_path, local_mlflow) -> None
     )
     assert len(trials) == result.metrics["tune_trials"] + 1
     assert result.metrics["gbm_valid_auc"] == pytest.approx(trials["valid_auc"].max())
-    assert result.metrics["tune_seconds"] <= 2.5
+    m = result.metrics
+    slack = 1.5 + 3 * iteration_seconds(m["fit_seconds"], int(m["best_iteration"]), QUICK)
+    assert m["tune_seconds"] <= 2.0 + slack
     assert result.metrics["gbm_shap_us_per_row"] > 0
 
 
