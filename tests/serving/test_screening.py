@@ -378,7 +378,8 @@ def test_cli_names_a_missing_column(dirty_market, registry, tmp_path, monkeypatc
     for key, value in registry.items():
         monkeypatch.setenv(key, value)
     assert main(["screen", "--market", str(broken), "--out", str(tmp_path / "o")]) == 2
-    said = " ".join(capsys.readouterr().out.split())
+    said = capsys.readouterr().err.strip()
+    assert said.startswith("techrisk screen: error: ")
     assert "firms: column 'industry' is required but missing" in said
 
 
