@@ -429,7 +429,6 @@ def _explain_rows(
                         x_col,
                         decided,
                         rows,
-                        node_missing[node],
                         cat_bits[node_cat_start[node] : node_cat_end[node]],
                     )
             for leaf in range(tree_leaf_start[t], tree_leaf_start[t + 1]):
@@ -468,17 +467,14 @@ def _numeric(x_col, decided, rows, missing, default_left, threshold):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _categorical(x_col, decided, rows, missing, bits):
+def _categorical(x_col, decided, rows, bits):
     """LightGBM's ``CategoricalDecision``: left iff the category is in the split's bitset."""
     for r in range(rows):
         x = x_col[r]
-        if np.isnan(x):  # right when NaN is the missing value, else category 0
-            category = -1 if missing == 2 else 0
-        elif x >= 2147483648.0 or x <= -1.0:
-            category = -1
-        else:
-            category = int(x)
+        # NaN and codes below 0 (after C's truncation) go right, whatever the missing type
         left = False
-        if category >= 0 and category // 32 < len(bits):
-            left = (bits[category // 32] >> np.uint32(category % 32)) & 1 == 1
+        if -1.0 < x < 2147483648.0:  # False for NaN
+            category = int(x)
+            if category // 32 < len(bits):
+                left = (bits[category // 32] >> np.uint32(category % 32)) & 1 == 1
         decided[r] = left
