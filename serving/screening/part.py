@@ -39,7 +39,7 @@ from features.errors import Failure
 from features.loaders import empty_table, split_valid
 from features.schemas import DATE_DTYPE, KNOWN_ON, SOURCE_TABLES
 from models.pd_model import PDModel
-from serving.screening.partition import OPTIONAL, ROW
+from serving.screening.partition import OPTIONAL, ROW, read_part
 from serving.screening.portfolio import PortfolioParams, aggregate
 
 #: Reasons written per screened application (the service returns up to five).
@@ -126,7 +126,7 @@ def screen_part(
     done = part_dir / "done"
     if is_done(part_dir):
         return json.loads((done / COUNTS_FILE).read_text())
-    results, errors, counts = screen_frames(_read_part(part_dir), model, ref, today, threads)
+    results, errors, counts = screen_frames(read_part(part_dir), model, ref, today, threads)
     cells, stress = aggregate(results, model, params)
     staging = part_dir / "staging"
     staging.mkdir(exist_ok=True)
@@ -369,10 +369,6 @@ def _error(table: str, row: int, frame: pd.DataFrame, failure: Failure) -> dict[
 
 def _write(frame: pd.DataFrame, schema: pa.Schema, path: Path) -> None:
     pq.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False), path)
-
-
-def _read_part(part_dir: Path) -> dict[str, pd.DataFrame]:
-    return {p.stem: pd.read_parquet(p) for p in sorted(part_dir.glob("*.parquet"))}
 
 
 #: Days are offset into a non-negative span per firm so that (firm, day) sorts as one int.

@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from features.errors import TechriskError
 from models.pd_model import PDModel
 from serving.screening import part as parts
-from serving.screening.partition import ScreenInputs, part_name, partition
+from serving.screening.partition import PART_FORMAT, ScreenInputs, part_name, partition
 from serving.screening.portfolio import CELL_KEYS, STRESS_KEYS, PortfolioParams, merge, report
 from serving.screening.report_html import render_html
 
@@ -85,6 +85,7 @@ def screen(
     manifest = {
         "inputs": inputs.fingerprint(),
         "parts": n_parts,
+        "part_format": PART_FORMAT,
         "model": [ref.name, ref.version],
         "params": params.to_dict(),
         "today": today.isoformat(),
