@@ -123,9 +123,13 @@ def partition(inputs: ScreenInputs, directory: Path, n_parts: int) -> None:
 
 
 def read_part(part_dir: Path) -> dict[str, pd.DataFrame]:
-    """Every table of one part as pandas, as ``pd.read_parquet`` would have given it."""
+    """Every table of one part as pandas, with Parquet's dtypes, indexed 0…n−1.
+
+    An input file may carry a stored pandas index (``frame.tail(200).to_parquet()``); it is
+    not a row number here (``_row`` is), and positions are what validation indexes by.
+    """
     return {
-        p.stem: ipc.open_file(p).read_all().to_pandas()
+        p.stem: ipc.open_file(p).read_all().to_pandas().reset_index(drop=True)
         for p in sorted(part_dir.glob(f"*{PART_SUFFIX}"))
     }
 
