@@ -100,9 +100,15 @@ def bare_rate(sources: dict[str, pd.DataFrame], model) -> dict[str, float]:
 def timed_screen(
     market: Path, out: Path, env: dict[str, str], engine: str
 ) -> tuple[float, float, dict]:
-    """Wall seconds and peak RSS (MiB, process tree) of one ``techrisk screen`` run."""
+    """Wall seconds and peak RSS (MiB, process tree) of one ``techrisk screen`` run.
+
+    Run as ``python -m techrisk.cli`` from the current directory, so that the checkout being
+    benchmarked is the one screened (the ``techrisk`` script would import the installed one).
+    """
     command = [
-        str(Path(sys.executable).with_name("techrisk")),
+        sys.executable,
+        "-m",
+        "techrisk.cli",
         "screen",
         "--market",
         str(market),
