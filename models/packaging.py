@@ -25,7 +25,7 @@ CONTRIB_PREFIX = "contrib__"
 _ARTIFACT = "pd_model"
 #: What the logged model needs at load time; pinned from the running environment so a
 #: fresh process resolves the same libraries, without MLflow's slow requirement inference.
-_REQUIREMENTS = ("lightgbm", "numpy", "pandas", "scikit-learn")
+_REQUIREMENTS = ("lightgbm", "numba", "numpy", "pandas", "scikit-learn")
 
 
 class PDPyfunc(mlflow.pyfunc.PythonModel):

@@ -40,7 +40,7 @@ from features.schemas import DATE_DTYPE, SOURCE_TABLES
 from features.timing import RECORD_TABLES, as_of_failures, future_counts, known_days
 from models import kernel
 from models.pd_model import PDModel
-from serving.screening.partition import OPTIONAL, ROW
+from serving.screening.partition import OPTIONAL, ROW, read_part
 from serving.screening.portfolio import PortfolioParams, aggregate
 from serving.screening.stress import Shock, shock_records
 
@@ -137,7 +137,7 @@ def screen_part(
     done = part_dir / "done"
     if is_done(part_dir):
         return json.loads((done / COUNTS_FILE).read_text())
-    tables = _read_part(part_dir)
+    tables = read_part(part_dir)
     results, errors, counts = screen_frames(tables, model, ref, today, threads)
     shocked = {
         shock.name: rescore_shocked(tables, shock, model, ref, today, threads)
@@ -393,5 +393,3 @@ def _write(frame: pd.DataFrame, schema: pa.Schema, path: Path) -> None:
     pq.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False), path)
 
 
-def _read_part(part_dir: Path) -> dict[str, pd.DataFrame]:
-    return {p.stem: pd.read_parquet(p) for p in sorted(part_dir.glob("*.parquet"))}

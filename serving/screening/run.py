@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 
 from models.pd_model import PDModel
 from serving.screening import part as parts
-from serving.screening.partition import ScreenInputs, part_name, partition
+from serving.screening.partition import PART_FORMAT, ScreenInputs, part_name, partition
 from serving.screening.portfolio import (
     CELL_KEYS,
     MIGRATION_KEYS,
@@ -93,6 +93,7 @@ def screen(
     manifest = {
         "inputs": inputs.fingerprint(),
         "parts": n_parts,
+        "part_format": PART_FORMAT,
         "model": [ref.name, ref.version],
         "params": params.to_dict(),
         "today": today.isoformat(),
