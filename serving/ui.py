@@ -12,6 +12,7 @@ the helpers a browser cannot do alone:
   file per table, named after it) turned into one firm's score request, every bad row named;
 - ``POST /ui/api/batch``: up to :data:`MAX_BATCH_APPLICATIONS` applications with their
   tables, screened exactly as ``techrisk screen`` does, with its portfolio summary;
+- ``POST /ui/api/policy``: the 科技型中小企业 points and 高企 checks of a request;
 - ``GET /ui/api/history/{credit_code}``: the firm's past decisions from the audit store.
 
 Errors have the service's shape: ``{"error", "errors": [{"field", "value", "rule"}]}``.
@@ -30,17 +31,25 @@ from typing import Any
 import bentoml
 import numpy as np
 import pandas as pd
-from fastapi import FastAPI, File, Form, UploadFile
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
 
+from features.build import build_feature_matrix
 from features.credit_code import InvalidCreditCode, validate
 from features.errors import SchemaError
+from features.families.policy import (
+    HNTE_MIN_HIGH_TECH_REVENUE_SHARE,
+    HNTE_MIN_TECH_SHARE,
+    TSME_PASS_POINTS,
+)
 from features.loaders import read_table, split_valid
+from features.registry import FAMILIES, FEATURE_NAMES, INDUSTRIES
 from features.schemas import SOURCE_TABLES
 from features.synthetic import generate_market
 from serving.examples import request_from_frames
-from serving.schemas import china_today
+from serving.schemas import ScoreRequest, china_today, to_sources, validation_errors
 from serving.screening.part import ModelRef, screen_frames
 from serving.screening.partition import ROW
 from serving.screening.portfolio import PortfolioParams, aggregate, report
@@ -70,57 +79,66 @@ def _invalid(errors: list[dict[str, Any]]) -> JSONResponse:
     return JSONResponse({"error": "invalid request", "errors": errors}, status_code=422)
 
 
-@ui_app.get("/", include_in_schema=False)
-def index() -> FileResponse:
+@ui_app.get("/", include_in_schema=False, response_model=None)
+def index(request: Request) -> FileResponse | RedirectResponse:
+    """The page; ``/ui`` is sent to ``/ui/`` so that its relative asset paths resolve."""
+    if not request.url.path.endswith("/"):
+        return RedirectResponse(f"{request.url.path}/")
     return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+@ui_app.get("/api/families")
+def families() -> dict[str, tuple[str, str]]:
+    """The feature families' (zh, en) names, from the registry, for the waterfall."""
+    return FAMILIES
 
 
 # -- sample firms ----------------------------------------------------------------------------
 @lru_cache(maxsize=1)
-def _samples() -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
-    """(directory, requests by credit code): each sample firm's newest application."""
+def _market() -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """(tables, newest application per firm) of the sample market, drawn once."""
     market = generate_market(n_firms=SAMPLE_FIRMS, seed=SAMPLE_SEED)
-    apps = (
+    newest = (
         market["applications"]
         .sort_values(["applied_on", "loan_id"])
         .drop_duplicates("credit_code", keep="last")
+        .merge(market["firms"][["credit_code", "name", "industry"]], on="credit_code")
         .sort_values("credit_code")
+        .set_index("credit_code", drop=False)
     )
-    requests = {row.credit_code: request_from_frames(market, row) for row in _rows(apps)}
-    directory = [
-        {
-            "credit_code": code,
-            "name": body["firm"]["name"],
-            "industry": body["firm"]["industry"],
-            "as_of": body["application"]["as_of"],
-            "product": body["application"]["product"],
-        }
-        for code, body in requests.items()
-    ]
-    return directory, requests
-
-
-def _rows(frame: pd.DataFrame) -> list[pd.Series]:
-    return [row for _, row in frame.iterrows()]
+    return market, newest
 
 
 @ui_app.get("/api/samples")
 def samples(q: str = "", limit: int = 20) -> list[dict[str, Any]]:
     """Sample firms whose name or credit code contains ``q`` (case-insensitive)."""
-    directory, _ = _samples()
+    _, newest = _market()
     needle = q.strip().lower()
-    hits = [s for s in directory if needle in s["name"].lower() or needle in s["credit_code"]]
-    return hits[: max(1, min(limit, 100))]
+    hit = newest["name"].str.lower().str.contains(needle, regex=False) | newest[
+        "credit_code"
+    ].str.lower().str.contains(needle, regex=False)
+    rows = newest[hit.to_numpy()].head(max(1, min(limit, 100)))
+    return [
+        {
+            "credit_code": row.credit_code,
+            "name": row.name,
+            "industry": row.industry,
+            "as_of": row.applied_on.date().isoformat(),
+            "product": row.product,
+        }
+        for row in rows.itertuples(index=False)
+    ]
 
 
 @ui_app.get("/api/samples/{credit_code}", response_model=None)
 def sample(credit_code: str) -> dict[str, Any] | JSONResponse:
-    _, requests = _samples()
-    if credit_code not in requests:
+    """The sample firm's score request: its records and its newest application."""
+    market, newest = _market()
+    if credit_code not in newest.index:
         return _invalid(
             [{"field": "credit_code", "value": credit_code, "rule": "is not a sample firm"}]
         )
-    return requests[credit_code]
+    return request_from_frames(market, newest.loc[credit_code])
 
 
 # -- history ---------------------------------------------------------------------------------
@@ -314,3 +332,113 @@ def _json_value(value: Any) -> Any:
     if value is pd.NaT or value is None:
         return None
     return value
+
+
+# -- policy checklist ------------------------------------------------------------------------
+@ui_app.post("/api/policy", response_model=None)
+def policy_view(body: dict[str, Any]) -> dict[str, Any] | JSONResponse:
+    """The 科技型中小企业 points and the 高企 checks of a score request, from its features.
+
+    The points and flags are the feature code's own (``features/families/policy.py``); the
+    checklist sets each beside the firm's value and the threshold the policy text names.
+    """
+    try:
+        request = ScoreRequest.model_validate(body)
+    except ValidationError as exc:
+        return _invalid(validation_errors(exc))
+    sources, application = to_sources(request)
+    X = build_feature_matrix(sources, application)
+    f = {name: _json_value(float(X[0, j])) for j, name in enumerate(FEATURE_NAMES)}
+    return {"features": f, "checks": policy_checks(f)}
+
+
+def policy_checks(f: dict[str, float | None]) -> list[dict[str, Any]]:
+    """Checklist rows ``{key, value, threshold, met}``; ``met`` None when not assessable."""
+
+    def at_least(value: float | None, bound: float) -> bool | None:
+        return None if value is None else value + 1e-9 >= bound
+
+    def flag(value: float | None) -> bool | None:
+        return None if value is None else value >= 0.5
+
+    ip_total = (
+        None
+        if f["ip_class1_valid"] is None or f["ip_class2_valid"] is None
+        else f["ip_class1_valid"] + f["ip_class2_valid"]
+    )
+    industry = f["firm_industry"]
+    return [
+        {
+            "key": "tsme_staff",
+            "value": f["pol_tsme_staff_points"],
+            "threshold": 20,
+            "met": at_least(f["pol_tsme_staff_points"], 1),
+        },
+        {
+            "key": "tsme_rd",
+            "value": f["pol_tsme_rd_points"],
+            "threshold": 50,
+            "met": at_least(f["pol_tsme_rd_points"], 1),
+        },
+        {
+            "key": "tsme_ip",
+            "value": f["pol_tsme_ip_points"],
+            "threshold": 30,
+            "met": at_least(f["pol_tsme_ip_points"], 1),
+        },
+        {
+            "key": "tsme_total",
+            "value": f["pol_tsme_points"],
+            "threshold": TSME_PASS_POINTS,
+            "met": at_least(f["pol_tsme_points"], TSME_PASS_POINTS),
+        },
+        {
+            "key": "tsme_size",
+            "value": f["pol_tsme_size_eligible"],
+            "threshold": None,
+            "met": flag(f["pol_tsme_size_eligible"]),
+        },
+        {
+            "key": "tsme_fast_track",
+            "value": f["pol_tsme_fast_track"],
+            "threshold": None,
+            "met": flag(f["pol_tsme_fast_track"]),
+        },
+        {
+            "key": "tsme_qualified",
+            "value": f["pol_tsme_qualified"],
+            "threshold": None,
+            "met": flag(f["pol_tsme_qualified"]),
+        },
+        {
+            "key": "hnte_age",
+            "value": f["firm_age_years"],
+            "threshold": 1,
+            "met": at_least(f["firm_age_years"], 1),
+        },
+        {"key": "hnte_ip", "value": ip_total, "threshold": 1, "met": at_least(ip_total, 1)},
+        {
+            "key": "hnte_field",
+            "value": None if industry is None else INDUSTRIES[int(industry)],
+            "threshold": None,
+            "met": None if industry is None else INDUSTRIES[int(industry)] != "other",
+        },
+        {
+            "key": "hnte_tech_staff",
+            "value": f["staff_tech_share"],
+            "threshold": HNTE_MIN_TECH_SHARE,
+            "met": at_least(f["staff_tech_share"], HNTE_MIN_TECH_SHARE),
+        },
+        {
+            "key": "hnte_rd",
+            "value": f["rd_ratio_3y"],
+            "threshold": None,
+            "met": flag(f["pol_hnte_rd_met"]),
+        },
+        {
+            "key": "hnte_revenue",
+            "value": f["fin_high_tech_revenue_share"],
+            "threshold": HNTE_MIN_HIGH_TECH_REVENUE_SHARE,
+            "met": at_least(f["fin_high_tech_revenue_share"], HNTE_MIN_HIGH_TECH_REVENUE_SHARE),
+        },
+    ]
