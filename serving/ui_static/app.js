@@ -16,7 +16,10 @@ const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "
 const pct = (p, d = 2) => `${(100 * p).toFixed(d)}%`;
 const fmt = (x, d = 0) => Number(x).toLocaleString(zh() ? "zh-CN" : "en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
 const industryName = (code) => (INDUSTRY[code] || [code, code])[zh() ? 0 : 1];
-const familyName = (key) => (S.families[key] || [key, key])[zh() ? 0 : 1];
+const familyName = (key) => {
+  const name = (S.families[key] || [key, key])[zh() ? 0 : 1];
+  return zh() ? name : name.charAt(0).toUpperCase() + name.slice(1);
+};
 
 async function call(method, url, body) {
   const init = { method, headers: {} };
@@ -47,8 +50,7 @@ $("#lang").addEventListener("click", () => { S.lang = zh() ? "en" : "zh"; applyL
 let lastErrors = [];
 function ruleText(rule) {
   if (!zh()) return rule;
-  for (const [re, tpl] of RULES_ZH) if (re.test(rule)) return rule.replace(re, tpl);
-  return rule;
+  return RULES_ZH.reduce((text, [re, tpl]) => text.replace(re, tpl), rule);
 }
 function fieldLabel(field) { return zh() && FIELD_ZH[field] ? FIELD_ZH[field] : field; }
 function clearErrors() { lastErrors = []; $$(".field-error").forEach((e) => { e.textContent = ""; }); $$(".invalid").forEach((e) => e.classList.remove("invalid")); }
@@ -210,7 +212,7 @@ function renderWaterfall(r) {
   }
   const lo = Math.min(...bars.map((b) => Math.min(b[1], b[2])).filter((x, i) => bars[i][4] === undefined), r.base_points, r.score) - 20;
   const hi = Math.max(...bars.map((b) => Math.max(b[1], b[2]))) + 20;
-  const W = 760, rowH = 24, left = 190, width = W - left - 70;
+  const W = 800, rowH = 24, left = 270, width = W - left - 70;
   const x = (v) => left + ((Math.max(v, lo) - lo) / (hi - lo)) * width;
   const rows = bars.map(([label, a, b, v, kind], i) => {
     const x0 = x(Math.min(a, b)), x1 = x(Math.max(a, b)), y = 6 + i * rowH;
@@ -226,8 +228,9 @@ function renderWaterfall(r) {
 function renderReasons(r) {
   const item = (x) => `<li><span class="pts ${x.points < 0 ? "bad" : "good"}">${x.points > 0 ? "+" : ""}${fmt(x.points)} ${t("points")}</span> ${esc(zh() ? x.family_zh : x.family_en)}` +
     x.features.map((f) => `<span class="feat">${esc(zh() ? f.zh : f.en)}</span>`).join("") + "</li>";
-  $("#r-raise").innerHTML = r.reasons.raise_risk.map(item).join("");
-  $("#r-lower").innerHTML = r.reasons.lower_risk.map(item).join("");
+  const shown = (x) => Math.abs(x.points) >= 0.5;  // "-0 分" says nothing to an officer
+  $("#r-raise").innerHTML = r.reasons.raise_risk.filter(shown).map(item).join("");
+  $("#r-lower").innerHTML = r.reasons.lower_risk.filter(shown).map(item).join("");
 }
 
 /* -- policy checklist --------------------------------------------------------------------- */

@@ -54,7 +54,7 @@ const I18N = {
     firm: "Firm", src_sample: "Sample firm", src_tables: "Upload tables", src_json: "Paste JSON",
     search_ph: "Search by firm name or credit code",
     tables_hint: "One file per table, named after it: firms, ip_assets, financials, staffing, credit_events, tax_ratings, financing_rounds, support_records (.csv / .xlsx / .parquet).",
-    json_ph: "/score request body (JSON)", application: "Application", product: "Product", p_tdld: "Investment-loan linkage (投贷联动)", p_xyd: "Credit-information loan (信易贷)",
+    json_ph: "/score request body (JSON)", application: "Application", product: "Product", p_tdld: "Equity-linked (投贷联动)", p_xyd: "Credit-info (信易贷)",
     as_of: "As-of date", amount: "Amount (CNY 10k)", term: "Term (months)", guarantee: "Guarantee",
     g_none: "None (unsecured)", g_fund: "Government guarantee fund", g_ip_pledge: "IP pledge", score: "Score",
     grade: "Grade", pd: "Probability of default (12 m)", score_label: "Score", decision: "Recommendation",
@@ -112,13 +112,14 @@ const FIELD_ZH = {
   "credit_code": "统一社会信用代码", "firm.founded_on": "成立日期", "firm.name": "企业名称",
 };
 
-/* [pattern, zh template]: $1.. are the pattern's groups. */
+/* [pattern, zh template]: $1.. are the pattern's groups. Every pattern is tried in turn, so
+   an unanchored one (a credit code's reason) is translated inside an anchored one's text. */
 const RULES_ZH = [
   [/^must not be in the future \(today is (\S+) in China, UTC\+8\)$/, "不能晚于今天（北京时间 $1）"],
   [/^must be after firm\.founded_on \((\S+)\)$/, "须晚于企业成立日期（$1）"],
   [/^must be a valid unified social credit code \(GB 32100-2015\): (.*)$/, "须为有效的统一社会信用代码（GB 32100-2015）：$1"],
-  [/^check character should be '(.)' but is '(.)'$/, "校验位应为“$1”，实为“$2”"],
-  [/^must be (\d+) characters long.*$/, "长度须为 $1 位"],
+  [/check character expected '(.)' got '(.)'/, "校验位应为“$1”，实为“$2”"],
+  [/length must be (\d+); got (\d+)/, "长度须为 $1 位，实为 $2 位"],
   [/^must be an ISO date \(YYYY-MM-DD\)$/, "须为日期（YYYY-MM-DD）"],
   [/^must be a number(.*)$/, "须为数字$1"], [/^must be a whole number(.*)$/, "须为整数$1"],
   [/^must be one of: (.*)$/, "须为以下之一：$1"], [/^is required$/, "必填"],
