@@ -73,6 +73,9 @@ class Option:
     lever: str
     change: Any
     cost: float
+    #: The change in words with the firm's own context ("from 183 万元, 3 % of revenue");
+    #: None: ``serving.whatif.describe``.
+    text: dict[str, str] | None = None
 
 
 def options(request: ScoreRequest) -> dict[str, list[Option]]:
@@ -124,7 +127,13 @@ def _rd_options(request: ScoreRequest) -> list[Option]:
         if spend < value <= cap + 1e-9:
             added_points = 100 * (value - spend) / latest.revenue
             change = RdExpense(kind="rd_expense", value=round(value, 1))
-            out.append(Option("rd_expense", change, _COST["rd_expense"] * added_points))
+            text = {
+                "zh": f"最近年度研发费用由 {spend:,.0f} 万元增至 {value:,.0f} 万元"
+                f"（达营业收入的 {target:.0%}）",
+                "en": f"R&D spend of the latest year raised from CNY {spend / 100:,.2f}m to "
+                f"{value / 100:,.2f}m ({target:.0%} of revenue)",
+            }
+            out.append(Option("rd_expense", change, _COST["rd_expense"] * added_points, text))
     return out
 
 
@@ -268,7 +277,7 @@ def suggest(
         suggestions.append(
             {
                 "changes": [o.change.model_dump() for o in combo],
-                "texts": [describe(o.change) for o in combo],
+                "texts": [o.text or describe(o.change) for o in combo],
                 "cost": round(sum(o.cost for o in combo), 2),
                 "pd": result["pd"],
                 "score": result["score"],

@@ -312,7 +312,7 @@ function renderCf() {
     out.innerHTML = `<p>${t(key)}</p><p class="muted small">${t("cf_time", c.candidates_scored, fmt(c.elapsed_ms))}</p>`; return;
   }
   out.innerHTML = c.suggestions.map((s, i) => `<div class="suggestion" data-i="${i}"><ul>${s.texts.map((x) => `<li>${esc(zh() ? x.zh : x.en)}</li>`).join("")}</ul>` +
-    `<div><b>${t("cf_new", s.grade, pct(s.pd), decisionText(s.decision))}</b> <span class="muted small">· ${t("cf_cost")} ${s.cost}</span></div>` +
+    `<div><b>${t("cf_new", s.grade, pct(s.pd), decisionText(s.decision))}</b></div>` +
     `<button type="button" class="cf-apply" data-i="${i}">${t("cf_apply")}</button></div>`).join("") +
     `<p class="muted small">${t("cf_time", c.candidates_scored, fmt(c.elapsed_ms))}</p>`;
 }
@@ -381,6 +381,7 @@ $("#batch-btn").addEventListener("click", async () => {
   try { S.batch = await call("POST", `${UI}/batch`, form); renderBatch(); }
   catch (err) { failed(err, "batch"); } finally { $("#batch-btn").disabled = false; }
 });
+const ORDER = ["approve", "review", "decline"];
 const BATCH_COLUMNS = ["loan_id", "credit_code", "product", "applied_on", "amount", "industry", "pd", "score", "grade", "decision", "peer_percentile"];
 function renderBatch() {
   const b = S.batch; $("#batch-out").hidden = false;
@@ -388,18 +389,18 @@ function renderBatch() {
   let html = `<p>${t("batch_counts", c.applications_scored, c.applications_rejected)}</p>`;
   if (p) {
     html += `<table class="data"><tr><th>${t("decision")}</th><th class="n">${t("n_apps")}</th><th class="n">${t("share")}</th><th class="n">${t("amount_w")}</th></tr>` +
-      p.decisions.map((d) => `<tr><td>${decisionText(d.decision)}</td><td class="n">${fmt(d.n)}</td><td class="n">${pct(d.share, 1)}</td><td class="n">${fmt(d.amount)}</td></tr>`).join("") + "</table>" +
+      [...p.decisions].sort((a, b) => ORDER.indexOf(a.decision) - ORDER.indexOf(b.decision)).map((d) => `<tr><td>${decisionText(d.decision)}</td><td class="n">${fmt(d.n)}</td><td class="n">${pct(d.share, 1)}</td><td class="n">${fmt(d.amount)}</td></tr>`).join("") + "</table>" +
       `<p>${t("el")}: ${fmt(p.expected_loss.total)} ${t("wan")} · ${t("approved_amount")}: ${fmt(p.approve_band.amount ?? 0)} ${t("wan")} · ${t("leverage")}: ${fmt(p.approve_band.leverage ?? 0, 2)}×</p>`;
   }
   if (b.errors.length) {
     html += `<h3>${t("rejected")}</h3><table class="data"><tr>${["table", "row", "credit_code", "column", "value", "rule"].map((k) => `<th>${t("col")[k] || k}</th>`).join("")}</tr>` +
-      b.errors.slice(0, 50).map((e) => `<tr><td>${esc(e.table)}</td><td>${e.row}</td><td>${esc(e.credit_code)}</td><td>${esc(e.column)}</td><td>${esc(e.value)}</td><td>${esc(ruleText(e.rule))}</td></tr>`).join("") + "</table>";
+      b.errors.slice(0, 50).map((e) => `<tr><td>${esc(e.table)}</td><td>${e.row + 1}</td><td>${esc(e.credit_code)}</td><td>${esc(e.column)}</td><td>${esc(e.value)}</td><td>${esc(ruleText(e.rule))}</td></tr>`).join("") + "</table>";
   }
   $("#portfolio").innerHTML = html;
   const reason = zh() ? "reason_1_zh" : "reason_1_en";
   const cols = [...BATCH_COLUMNS, reason];
   const cell = (row, k) => k === "pd" ? pct(row.pd) : k === "score" ? fmt(row.score) : k === "decision" ? decisionText(row.decision)
-    : k === "industry" ? industryName(row.industry) : k === "peer_percentile" ? (row[k] === null ? "" : `${Math.round(row[k])}%`) : esc(row[k]);
+    : k === "industry" ? industryName(row.industry) : k === "product" ? t("p_" + row.product) : k === "peer_percentile" ? (row[k] === null ? "" : `${Math.round(row[k])}%`) : esc(row[k]);
   $("#batch-table").innerHTML = `<tr>${cols.map((k) => `<th>${t("col")[k] || k}</th>`).join("")}</tr>` +
     b.rows.slice(0, 500).map((row) => `<tr>${cols.map((k) => `<td>${cell(row, k)}</td>`).join("")}</tr>`).join("");
 }
