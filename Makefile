@@ -4,6 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+# The browser tests drive Debian's Chromium (no browser download at run time); the CJK font
+# makes their screenshots readable.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
 .PHONY: setup demo test lint bench bench-screening clean
 
 $(STAMP): pyproject.toml
@@ -17,9 +22,14 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/techrisk demo
 
-test: setup
+$(CHROMIUM):
+	$(SUDO) apt-get update
+	$(SUDO) apt-get install -y --no-install-recommends chromium fonts-wqy-microhei
+
+test: setup $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+	$(BIN)/pytest --nbmake --nbmake-timeout=900 -p no:cacheprovider notebooks/walkthrough.ipynb
 
 lint: setup
 	$(BIN)/ruff check .
