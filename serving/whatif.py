@@ -15,6 +15,7 @@ naming the change, not a silent no-op.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Sequence
 from statistics import median
 from typing import Annotated, Any, Literal
@@ -22,7 +23,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from features.schemas import KNOWN_ON, RATINGS, ROUNDS
-from serving.schemas import ScoreRequest, known_on
+from serving.schemas import Financials, FinancingRound, IpAsset, ScoreRequest, known_on
+from serving.schemas import TaxRating as TaxRatingRecord
 
 #: Grant and closing dates of added records sit this many days before the as-of date: late
 #: enough to be "recent", early enough to be known strictly before D.
@@ -119,94 +121,116 @@ def describe(change: _Change) -> dict[str, str]:
                 "en": f"a new {r} equity round of CNY {a / 100:,.2f}m",
             }
         case TaxRating(rating=r):
-            return {"zh": f"纳税信用等级提升至 {r} 级", "en": f"tax credit rating raised to {r}"}
+            return {"zh": f"纳税信用等级为 {r} 级", "en": f"tax credit rating of {r}"}
     raise TypeError(f"unknown change {change!r}")
 
 
 def apply_changes(request: ScoreRequest, changes: Sequence[_Change]) -> ScoreRequest:
-    """The request with ``changes`` applied to its raw records, validated like any request.
+    """The request with ``changes`` applied to its raw records.
+
+    Each new or changed record is validated by its table's model (the request's other records
+    were validated already), and none can break a rule across records: added records take the
+    firm's credit code and fresh keys, and the application is untouched. Counterfactual search
+    applies hundreds of variants per firm, so re-validating every record would dominate it.
 
     Raises :class:`ChangeNotApplicable` for a change with nothing to act on, and pydantic's
-    ``ValidationError`` if the changed records break a contract rule.
+    ``ValidationError`` if a changed record breaks a contract rule.
     """
-    body = request.model_dump(mode="python")
+    tables = {table: list(records) for table, records in request.records()}
     as_of = request.application.as_of
+    code = request.firm.credit_code
     for i, change in enumerate(changes):
-        _APPLY[type(change)](body, change, as_of, f"changes[{i}]")
-    return ScoreRequest.model_validate(body)
+        _APPLY[type(change)](tables, change, as_of, code, f"changes[{i}]")
+    return request.model_copy(update=tables)
 
 
-def _known(table: str, record: dict[str, Any], as_of: dt.date) -> bool:
-    return known_on(KNOWN_ON[table], _Row(record)) < as_of
+def _known(table: str, record: Any, as_of: dt.date) -> bool:
+    return known_on(KNOWN_ON[table], record) < as_of
 
 
-class _Row:
-    """A record dict read by attribute, as :func:`serving.schemas.known_on` reads records."""
-
-    def __init__(self, record: dict[str, Any]) -> None:
-        self.__dict__.update(record)
-
-
-def _set_rd(body: dict[str, Any], change: RdExpense, as_of: dt.date, loc: str) -> None:
-    filed = [r for r in body["financials"] if _known("financials", r, as_of)]
+def _set_rd(tables: _Tables, change: RdExpense, as_of: dt.date, _code: str, loc: str) -> None:
+    rows = tables["financials"]
+    filed = [k for k, r in enumerate(rows) if _known("financials", r, as_of)]
     if not filed:
         raise ChangeNotApplicable(
             loc, change.kind, f"needs a fiscal year filed before the as-of date ({as_of})"
         )
-    max(filed, key=lambda r: r["fiscal_year"])["rd_expense"] = change.value
+    k = max(filed, key=lambda k: rows[k].fiscal_year)
+    rows[k] = Financials.model_validate({**rows[k].model_dump(), "rd_expense": change.value})
 
 
-def _add_patents(body: dict[str, Any], change: InventionPatents, as_of: dt.date, _: str) -> None:
-    claims = [
-        r["claims"]
-        for r in body["ip_assets"]
-        if r["ip_type"] == "invention" and r.get("claims") is not None
-    ]
+def _add_patents(
+    tables: _Tables, change: InventionPatents, as_of: dt.date, code: str, _loc: str
+) -> None:
+    rows = tables["ip_assets"]
+    claims = [r.claims for r in rows if r.ip_type == "invention" and r.claims is not None]
+    taken = {r.ip_id for r in rows}
     granted = as_of - dt.timedelta(days=RECENT_DAYS)
-    for k in range(change.count):
-        body["ip_assets"].append(
-            {
-                "ip_id": f"whatif-invention-{k + 1}",
-                "ip_type": "invention",
-                "filed_on": granted - dt.timedelta(days=INVENTION_EXAMINATION_DAYS),
-                "granted_on": granted,
-                "claims": round(median(claims)) if claims else DEFAULT_CLAIMS,
-                "acquired": False,
-            }
+    added = 0
+    for n in itertools.count(1):
+        ip_id = f"whatif-invention-{n}"
+        if ip_id in taken:
+            continue
+        rows.append(
+            IpAsset.model_validate(
+                {
+                    "credit_code": code,
+                    "ip_id": ip_id,
+                    "ip_type": "invention",
+                    "filed_on": granted - dt.timedelta(days=INVENTION_EXAMINATION_DAYS),
+                    "granted_on": granted,
+                    "claims": round(median(claims)) if claims else DEFAULT_CLAIMS,
+                    "acquired": False,
+                }
+            )
         )
+        added += 1
+        if added == change.count:
+            return
 
 
-def _clear_overdues(body: dict[str, Any], change: ClearOverdues, as_of: dt.date, loc: str) -> None:
-    events = body["credit_events"]
-    kept = [e for e in events if not (e["kind"] == "overdue" and _known("credit_events", e, as_of))]
+def _clear_overdues(
+    tables: _Tables, change: ClearOverdues, as_of: dt.date, _code: str, loc: str
+) -> None:
+    events = tables["credit_events"]
+    kept = [e for e in events if not (e.kind == "overdue" and _known("credit_events", e, as_of))]
     if len(kept) == len(events):
         raise ChangeNotApplicable(loc, change.kind, "the firm has no overdue on file to clear")
-    body["credit_events"] = kept
+    tables["credit_events"] = kept
 
 
-def _add_round(body: dict[str, Any], change: EquityRound, as_of: dt.date, _: str) -> None:
-    body["financing_rounds"].append(
-        {
-            "closed_on": as_of - dt.timedelta(days=RECENT_DAYS),
-            "round": change.round,
-            "amount": change.amount,
-            "lead_investor_tier": change.lead_investor_tier,
-        }
+def _add_round(tables: _Tables, change: EquityRound, as_of: dt.date, code: str, _loc: str) -> None:
+    tables["financing_rounds"].append(
+        FinancingRound.model_validate(
+            {
+                "credit_code": code,
+                "closed_on": as_of - dt.timedelta(days=RECENT_DAYS),
+                "round": change.round,
+                "amount": change.amount,
+                "lead_investor_tier": change.lead_investor_tier,
+            }
+        )
     )
 
 
-def _set_tax(body: dict[str, Any], change: TaxRating, as_of: dt.date, _: str) -> None:
-    published = [r for r in body["tax_ratings"] if _known("tax_ratings", r, as_of)]
+def _set_tax(tables: _Tables, change: TaxRating, as_of: dt.date, code: str, _loc: str) -> None:
+    rows = tables["tax_ratings"]
+    published = [k for k, r in enumerate(rows) if _known("tax_ratings", r, as_of)]
     if published:
-        max(published, key=lambda r: r["year"])["rating"] = change.rating
+        k = max(published, key=lambda k: rows[k].year)
+        rows[k] = rows[k].model_copy(update={"rating": change.rating})
         return
-    # No rating yet: the latest tax year whose rating is published before D gets one.
+    # No rating published yet: the latest tax year whose rating is out before D gets one
+    # (no record of that year exists, or it would be published).
     year = as_of.year - 1
-    while not _known("tax_ratings", {"year": year}, as_of):
+    while not _known(
+        "tax_ratings", TaxRatingRecord(credit_code=code, year=year, rating="A"), as_of
+    ):
         year -= 1
-    body["tax_ratings"].append({"year": year, "rating": change.rating})
+    rows.append(TaxRatingRecord(credit_code=code, year=year, rating=change.rating))
 
 
+_Tables = dict[str, list[Any]]
 _APPLY = {
     RdExpense: _set_rd,
     InventionPatents: _add_patents,
