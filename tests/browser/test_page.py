@@ -57,6 +57,20 @@ def test_score_a_sample_firm_and_see_grade_and_reasons(page) -> None:
     shot(page, "01-scored-zh")
 
 
+def test_credit_memo_downloads_a_bilingual_summary(page, tmp_path) -> None:
+    pick_sample(page)
+    score(page)
+    with page.expect_download() as download:
+        page.click("#memo-download")
+    saved = tmp_path / "memo.md"
+    download.value.save_as(saved)
+    memo = saved.read_text(encoding="utf-8")
+    result = page.evaluate("S.result")
+    assert memo.startswith("# 授信摘要 / Credit memo")
+    assert result["request_id"] in memo and f"v{result['model']['version']}" in memo
+    assert f"等级 / grade: {result['grade']}" in memo
+
+
 def test_switch_language(page) -> None:
     pick_sample(page)
     score(page)

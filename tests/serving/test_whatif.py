@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 
@@ -171,3 +172,26 @@ def test_policy_checklist_comes_from_the_feature_code(client, sample_requests):
     checks = {c["key"]: c for c in out["checks"]}
     assert checks["tsme_total"]["value"] == out["features"]["pol_tsme_points"]
     assert len(checks) == 13
+
+
+def test_openapi_documents_whatif_and_counterfactuals(client):
+    spec = client.get("/docs.json").json()
+    assert {"/whatif", "/counterfactuals"} <= set(spec["paths"])
+    text = str(spec["paths"]["/whatif"])
+    assert "changes" in text and "request" in text
+    # every reference in the document resolves
+    refs = set(re.findall(r"'\$ref': '#/([^']+)'", str(spec)))
+    for ref in refs:
+        node = spec
+        for part in ref.split("/"):
+            assert part in node, f"unresolved $ref #/{ref}"
+            node = node[part]
+
+
+def test_credit_memo_inputs_are_in_the_whatif_response(client, sample_requests):
+    out = client.post(
+        "/whatif",
+        json={"request": sample_requests[6], "changes": [{"kind": "tax_rating", "rating": "A"}]},
+    ).json()
+    assert out["changes"][0]["en"] == "tax credit rating of A"
+    assert out["model"]["alias"] == "champion"
