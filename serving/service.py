@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import bentoml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.json_schema import DEFAULT_REF_TEMPLATE
 
 from serving import model_source, settings
 from serving.audit import AuditStore, AuditUnavailable
@@ -86,12 +87,7 @@ class WhatIfBody(BaseModel):
     @classmethod
     def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
         schema = WhatIfChanges.model_json_schema(*args, **kwargs)
-        schema["properties"]["request"] = {"$ref": "#/$defs/ScoreRequest"}
-        schema.setdefault("$defs", {}).update(
-            ScoreRequest.model_json_schema(*args, **kwargs).get("$defs", {})
-        )
-        schema["required"] = ["request", "changes"]
-        return schema
+        return _with_request(schema, ["changes"], *args, **kwargs)
 
 
 class CounterfactualBody(BaseModel):
@@ -106,12 +102,7 @@ class CounterfactualBody(BaseModel):
     @classmethod
     def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
         schema = CounterfactualOptions.model_json_schema(*args, **kwargs)
-        schema["properties"]["request"] = {"$ref": "#/$defs/ScoreRequest"}
-        schema.setdefault("$defs", {}).update(
-            ScoreRequest.model_json_schema(*args, **kwargs).get("$defs", {})
-        )
-        schema["required"] = ["request"]
-        return schema
+        return _with_request(schema, [], *args, **kwargs)
 
 
 class CounterfactualOptions(BaseModel):
@@ -121,6 +112,25 @@ class CounterfactualOptions(BaseModel):
 
     goal: Literal["next_grade", "approve"] = "next_grade"
     top: int = Field(default=3, ge=1, le=5)
+
+
+def _with_request(
+    schema: dict[str, Any], required: list[str], *args: Any, **kwargs: Any
+) -> dict[str, Any]:
+    """``schema`` with a ``request`` property holding a score request (``ScoreRequest``).
+
+    References follow the caller's ``ref_template`` (BentoML moves ``$defs`` to the OpenAPI
+    document's components and refers to them there).
+    """
+    request = ScoreRequest.model_json_schema(*args, **kwargs)
+    defs = schema.setdefault("$defs", {})
+    defs.update(request.pop("$defs", {}))
+    defs["ScoreRequest"] = request
+    template = kwargs.get("ref_template", DEFAULT_REF_TEMPLATE)
+    ref = {"$ref": template.format(model="ScoreRequest")}
+    schema["properties"] = {"request": ref, **schema["properties"]}
+    schema["required"] = ["request", *required]
+    return schema
 
 
 def _invalid(ctx: bentoml.Context, errors: list[dict[str, Any]]) -> dict[str, Any]:
