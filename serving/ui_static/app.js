@@ -199,7 +199,7 @@ function renderScale(r) {
       `<div style="width:${100 - a - dcl}%;border-color:var(--warn)">${t("review")}</div>` +
       `<div style="width:${dcl}%;border-color:var(--bad)">${t("decline")} &gt; ${pct(band.decline_min, 0)}</div></div>`;
   }
-  $("#scale").innerHTML = `<div style="width:100%"><div style="display:flex">${cells}</div>${bands}</div>`;
+  $("#scale").innerHTML = `<div style="width:100%"><div style="display:flex">${cells}</div>${bands}<p class="hint small">${t("scale_caption", t("p_" + r.product))}</p></div>`;
 }
 
 function renderWaterfall(r) {

@@ -138,20 +138,27 @@ def test_counterfactual_applied_through_score_reaches_the_promised_grade(
     shot(page, "05-counterfactual-in-whatif")
 
 
-def _write_tables(market: dict[str, pd.DataFrame], apps: pd.DataFrame, folder: Path) -> list[Path]:
+def _write_tables(
+    market: dict[str, pd.DataFrame], apps: pd.DataFrame, folder: Path, excel: tuple[str, ...] = ()
+) -> list[Path]:
+    """The applicants' rows of every table as a bank exports them: CSV, or Excel for ``excel``."""
     folder.mkdir(parents=True, exist_ok=True)
     codes = set(apps["credit_code"])
     paths = []
     for table in ("firms", *CHILD_TABLES):
         frame = market[table][market[table]["credit_code"].isin(codes)]
-        paths.append(folder / f"{table}.csv")
-        frame.to_csv(paths[-1], index=False)
+        if table in excel:
+            paths.append(folder / f"{table}.xlsx")
+            frame.to_excel(paths[-1], index=False)
+        else:
+            paths.append(folder / f"{table}.csv")
+            frame.to_csv(paths[-1], index=False)
     return paths
 
 
-def test_upload_one_firms_tables_and_score(page, small_market, tmp_path) -> None:
+def test_upload_one_firms_tables_csv_and_excel_and_score(page, small_market, tmp_path) -> None:
     app = small_market["applications"].sort_values("applied_on").iloc[[-1]]
-    paths = _write_tables(small_market, app, tmp_path / "one")
+    paths = _write_tables(small_market, app, tmp_path / "one", excel=("firms", "financials"))
     page.check('input[name="source"][value="tables"]')
     page.set_input_files("#table-files", [str(p) for p in paths])
     page.fill("#as_of", str(app["applied_on"].iloc[0].date()))
