@@ -5,6 +5,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+# The browser tests drive Debian's Chromium (no browser download at run time); the CJK font
+# makes their screenshots readable.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
 .PHONY: setup demo test test-fast lint bench bench-screening bench-real clean
 
 $(STAMP): pyproject.toml
@@ -18,9 +23,14 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/techrisk demo
 
-test: setup
+$(CHROMIUM):
+	$(SUDO) apt-get update
+	$(SUDO) apt-get install -y --no-install-recommends chromium fonts-wqy-microhei
+
+test: setup $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+	$(BIN)/pytest --nbmake --nbmake-timeout=900 -p no:cacheprovider notebooks/walkthrough.ipynb
 
 test-fast: setup
 	$(BIN)/ruff check .

@@ -1,4 +1,5 @@
-"""The BentoML service: score one firm, score a batch, metadata; health is BentoML's own.
+"""The BentoML service: score one firm, score a batch, what-if, counterfactual suggestions,
+metadata, and the loan officer's page at ``/ui``; health is BentoML's own.
 
 Request bodies are validated by ``serving.schemas`` (not by BentoML), so that every 4xx names
 the field, the value and the rule in one shape: ``{"error": ..., "errors": [{field, value,
@@ -16,14 +17,16 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import bentoml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.json_schema import DEFAULT_REF_TEMPLATE
 from starlette.responses import JSONResponse
 
 from serving import model_source
 from serving.audit import AuditStore, AuditUnavailable
+from serving.counterfactuals import suggest
 from serving.responses import (
     ErrorResponse,
     FieldError,
@@ -36,6 +39,14 @@ from serving.responses import (
 from serving.schemas import ScoreBatchRequest, ScoreRequest, parse_batch
 from serving.schemas import validation_errors as describe_errors
 from serving.scoring import Scorer
+from serving.ui import ui_app
+from serving.whatif import (
+    ChangeNotApplicable,
+    WhatIfChanges,
+    apply_changes,
+    describe,
+    parse_changes,
+)
 from techrisk_base import settings
 
 log = logging.getLogger("techrisk.service")
@@ -87,6 +98,63 @@ def _refused(ctx: bentoml.Context, status: int, body: ErrorResponse) -> JSONResp
     return JSONResponse(body.model_dump(mode="json", exclude_none=True), status_code=status)
 
 
+class WhatIfBody(BaseModel):
+    """A score request and the changes to try on its raw records (``serving.whatif``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    request: Any = None
+    changes: Any = None
+
+    @classmethod
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        schema = WhatIfChanges.model_json_schema(*args, **kwargs)
+        return _with_request(schema, ["changes"], *args, **kwargs)
+
+
+class CounterfactualBody(BaseModel):
+    """A score request and the goal of the suggestions (``serving.counterfactuals``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    request: Any = None
+    goal: Any = None
+    top: Any = None
+
+    @classmethod
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        schema = CounterfactualOptions.model_json_schema(*args, **kwargs)
+        return _with_request(schema, [], *args, **kwargs)
+
+
+class CounterfactualOptions(BaseModel):
+    """What the suggestions aim at: one grade up, or the product's approve band."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    goal: Literal["next_grade", "approve"] = "next_grade"
+    top: int = Field(default=3, ge=1, le=5)
+
+
+def _with_request(
+    schema: dict[str, Any], required: list[str], *args: Any, **kwargs: Any
+) -> dict[str, Any]:
+    """``schema`` with a ``request`` property holding a score request (``ScoreRequest``).
+
+    References follow the caller's ``ref_template`` (BentoML moves ``$defs`` to the OpenAPI
+    document's components and refers to them there).
+    """
+    request = ScoreRequest.model_json_schema(*args, **kwargs)
+    defs = schema.setdefault("$defs", {})
+    defs.update(request.pop("$defs", {}))
+    defs["ScoreRequest"] = request
+    template = kwargs.get("ref_template", DEFAULT_REF_TEMPLATE)
+    ref = {"$ref": template.format(model="ScoreRequest")}
+    schema["properties"] = {"request": ref, **schema["properties"]}
+    schema["required"] = ["request", *required]
+    return schema
+
+
 def _invalid(ctx: bentoml.Context, errors: list[dict[str, Any]]) -> JSONResponse:
     return _refused(
         ctx, 422, ErrorResponse(error="invalid request", errors=[FieldError(**e) for e in errors])
@@ -105,6 +173,7 @@ def _unavailable(ctx: bentoml.Context, exc: AuditUnavailable) -> JSONResponse:
     )
 
 
+@bentoml.asgi_app(ui_app, path="/ui")
 @bentoml.service(
     name="techrisk",
     workers=int(os.environ.get("TECHRISK_WORKERS", "1")),
@@ -162,10 +231,81 @@ class TechRiskService:
             items=items, scored=len(good), rejected=sum(e is not None for e in errors)
         )
 
+    # -- what-if and counterfactuals (serving/whatif.py, serving/counterfactuals.py) ---------
+    # Hypotheses, not decisions: scored through the same path without an audit record.
+
+    @bentoml.api(route="/whatif", input_spec=WhatIfBody)
+    def whatif(self, ctx: bentoml.Context, **body: Any) -> dict[str, Any]:
+        """Score the firm as sent and with the changes applied to its raw records."""
+        errors: list[dict[str, Any]] = []
+        request = changes = None
+        try:
+            request = ScoreRequest.model_validate(body.get("request"))
+        except ValidationError as exc:
+            errors += _prefixed("request", describe_errors(exc))
+        try:
+            changes = parse_changes(body.get("changes"))
+        except ValidationError as exc:
+            errors += describe_errors(exc)
+        if errors or request is None or changes is None:
+            return _invalid(ctx, errors)
+        try:
+            changed = apply_changes(request, changes)
+        except ChangeNotApplicable as exc:
+            return _invalid(ctx, [exc.describe()])
+        except ValidationError as exc:
+            return _invalid(ctx, _prefixed("changes", describe_errors(exc)))
+        unrecorded = Scorer(self.scorer.handle, None)
+        original, modified = (
+            r.model_dump(mode="json")
+            for r in unrecorded.score_many([request, changed], channel="whatif")
+        )
+        return {
+            "original": original,
+            "modified": modified,
+            "changes": [c.model_dump() | describe(c) for c in changes],
+            "delta": {
+                "pd": modified["pd"] - original["pd"],
+                "score": modified["score"] - original["score"],
+                "grade": modified["grade"] - original["grade"],
+            },
+            "model": self.scorer.handle.describe(),
+        }
+
+    @bentoml.api(route="/counterfactuals", input_spec=CounterfactualBody)
+    def counterfactuals(self, ctx: bentoml.Context, **body: Any) -> dict[str, Any]:
+        """The cheapest plausible changes that move the firm up a grade or into approval."""
+        errors: list[dict[str, Any]] = []
+        request = options = None
+        try:
+            request = ScoreRequest.model_validate(body.get("request"))
+        except ValidationError as exc:
+            errors += _prefixed("request", describe_errors(exc))
+        try:
+            options = CounterfactualOptions.model_validate(
+                {k: v for k, v in body.items() if k != "request" and v is not None}
+            )
+        except ValidationError as exc:
+            errors += describe_errors(exc)
+        if errors or request is None or options is None:
+            return _invalid(ctx, errors)
+        scorer = Scorer(self.scorer.handle, None)
+        return suggest(scorer, request, options.goal, top=options.top) | {
+            "model": self.scorer.handle.describe()
+        }
+
     @bentoml.api(route="/metadata")
     def metadata(self) -> Metadata:
         """Model name, version, alias, training window, OOT metrics, scale, grades, features."""
         return self.scorer.metadata()
+
+
+def _prefixed(prefix: str, errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Errors of a nested request located from the body's root (``request.firm.name``)."""
+    return [
+        {**e, "field": prefix if e["field"] == "(body)" else f"{prefix}.{e['field']}"}
+        for e in errors
+    ]
 
 
 def _present(body: dict[str, Any]) -> dict[str, Any]:

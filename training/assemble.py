@@ -33,6 +33,10 @@ def reason_builder(features: list[str], X_train: np.ndarray) -> ReasonBuilder:
             REGISTRY[f].unit,
             REGISTRY[f].labels,
             REGISTRY[f].direction,
+            text=REGISTRY[f].text,
+            long_text=REGISTRY[f].long_text,
+            cap=REGISTRY[f].cap,
+            label_texts=REGISTRY[f].label_texts,
         )
         for f in features
         if f in REGISTRY

@@ -89,3 +89,70 @@ def test_only_the_risk_side_when_asked(explained) -> None:
     assert [r["raise_risk"] for r in risk] == [r["raise_risk"] for r in both]
     assert all(r["lower_risk"] == [] for r in risk)
     assert any(r["lower_risk"] for r in both)
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "cap", "expected"),
+    [
+        (216.0, "months", None, ("18 年", "18 years")),
+        (30.0, "months", None, ("2.5 年", "2.5 years")),
+        (23.0, "months", None, ("23 个月", "23 months")),
+        (0.4, "months", None, ("不足 1 个月", "under a month")),
+        (3650.0, "days", 3650.0, ("10 年以上", "10+ years")),
+        (400.0, "days", 3650.0, ("400 天", "400 days")),
+        (24.0, "month_count", None, ("24 个月", "24 months")),
+        (1.0, "times", None, ("1 次", "1 time")),
+        (3.0, "rounds", None, ("3 轮", "3 rounds")),
+    ],
+)
+def test_durations_read_as_an_officer_writes_them(value, unit, cap, expected) -> None:
+    assert format_value(value, unit, cap=cap) == expected
+
+
+def _registry_reason(name: str, value: float) -> dict:
+    from features.registry import REGISTRY
+
+    f = REGISTRY[name]
+    meta = FeatureMeta(
+        f.family, f.zh, f.en, f.unit, f.labels, f.direction,
+        text=f.text, long_text=f.long_text, cap=f.cap, label_texts=f.label_texts,
+    )  # fmt: skip
+    builder = ReasonBuilder([name], {name: meta}, {}, {name: {"all": value}})
+    return builder.feature_reason(0, value, -1.0, None)
+
+
+def test_registry_sentences_at_the_extremes() -> None:
+    """The issue's example and its kin: no "216 个月", no "3,650 天", no raw codes."""
+    round_ = _registry_reason("vc_months_since_round", 216.0)
+    assert round_["zh"].startswith("18 年未获股权融资")
+    assert round_["en"].startswith("no equity round in 18 years")
+    recent = _registry_reason("vc_months_since_round", 3.0)
+    assert recent["zh"].startswith("最近一轮融资在 3 个月前")
+    never = _registry_reason("cr_days_since_overdue", 3650.0)
+    assert never["zh"].startswith("10 年以上无逾期") and never["en"].startswith("no overdue in 10+")
+    product = _registry_reason("app_product", 0.0)
+    assert product["zh"].startswith("产品 投贷联动") and "tdld" not in product["en"]
+
+
+def test_caps_in_the_registry_are_the_feature_code_caps() -> None:
+    from features.families.credit import NO_OVERDUE_DAYS
+    from features.families.ip import NO_FILING_DAYS
+    from features.registry import REGISTRY
+
+    assert REGISTRY["cr_days_since_overdue"].cap == NO_OVERDUE_DAYS
+    assert REGISTRY["ip_days_since_filing"].cap == NO_FILING_DAYS
+
+
+def test_stored_meta_round_trips_with_sentences() -> None:
+    from features.registry import REGISTRY
+
+    f = REGISTRY["vc_stage"]
+    meta = FeatureMeta(
+        f.family, f.zh, f.en, f.unit, f.labels, f.direction,
+        text=f.text, long_text=f.long_text, cap=f.cap, label_texts=f.label_texts,
+    )  # fmt: skip
+    builder = ReasonBuilder(["vc_stage"], {"vc_stage": meta}, {}, {})
+    import json
+
+    again = ReasonBuilder.from_dict(["vc_stage"], json.loads(json.dumps(builder.to_dict())))
+    assert again.meta["vc_stage"] == meta
