@@ -25,8 +25,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from features.schemas import RATINGS, ROUNDS
 from features.timing import KNOWN_ON, known_days
-from serving.schemas import Financials, FinancingRound, IpAsset, ScoreRequest
-from serving.schemas import TaxRating as TaxRatingRecord
+from serving.schemas import CHILD_TABLES, ScoreRequest
+
+#: The record models the changes build, derived from the contract (``serving.schemas``).
+Financials = CHILD_TABLES["financials"]
+FinancingRound = CHILD_TABLES["financing_rounds"]
+IpAsset = CHILD_TABLES["ip_assets"]
+TaxRatingRecord = CHILD_TABLES["tax_ratings"]
 
 #: Grant and closing dates of added records sit this many days before the as-of date: late
 #: enough to be "recent", early enough to be known strictly before D.
