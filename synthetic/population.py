@@ -130,6 +130,8 @@ class Population:
     thin_financials: np.ndarray  # bool: files no financial statements
     thin_staffing: np.ndarray  # bool: no social-insurance headcount records
     patchy_financials: np.ndarray  # bool: files only some years
+    #: First year of an extension's export-order shock for the exposed firms, else 0
+    shock_year: np.ndarray
 
     @property
     def n(self) -> int:
@@ -222,8 +224,11 @@ def draw_population(
         rng.random(n) < cal.EXPORTER_SHARE
     )
     health = _health_paths(level, founded, exporter, rng, extension)
+    shock_year = np.zeros(n, dtype=np.int64)
     if shock is not None and extension is not None:
-        health -= _shock_losses(industry, exporter, shock, extension)
+        losses = _shock_losses(industry, exporter, shock, extension)
+        health -= losses
+        shock_year[losses.any(axis=1)] = min(year for year, _ in shock.loss_by_year)
 
     vc_shift = np.array([_VC_SHIFT[i] for i in INDUSTRIES])[industry]
     young_founder = (founded >= year_start(2012)).astype(float)
@@ -261,6 +266,7 @@ def draw_population(
         thin_financials=thin_financials,
         thin_staffing=thin_staffing,
         patchy_financials=patchy_financials,
+        shock_year=shock_year,
     )
 
 

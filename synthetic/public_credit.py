@@ -95,6 +95,11 @@ def credit_event_rows(
         if kind == "overdue":
             for year, shift in EXPORT_OVERDUE_SHIFT.items():
                 log_rate[pop.exporter, year - years()[0]] += shift
+            shocked = np.nonzero(pop.shock_year > 0)[0]
+            for k, shift in enumerate(EXPORT_OVERDUE_SHIFT.values()):  # an extension's shock
+                col = pop.shock_year[shocked] + k - years()[0]
+                inside = col < log_rate.shape[1]
+                log_rate[shocked[inside], col[inside]] += shift
         if kind == "abnormal_operation":
             log_rate += YOUNG_ABNORMAL_SHIFT * (age_mid < 2)
         counts[kind] = rng.poisson(np.exp(log_rate) * active)

@@ -256,8 +256,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from serving.audit_cli import add_audit_commands, run_audit
     from serving.screening.cli import add_screen_command, run_screen
+    from techrisk.lifecycle import (
+        add_lifecycle_commands,
+        run_promote,
+        run_promotions,
+        run_retrain,
+    )
 
     add_audit_commands(sub)
+    add_lifecycle_commands(sub)
     add_screen_command(sub, settings.market_dir(), settings.screening_dir())
 
     args = parser.parse_args(argv)
@@ -275,6 +282,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             console.print(f"Built {bento.tag}: serve it with .venv/bin/bentoml serve {bento.tag}")
         elif args.command == "audit":
             run_audit(args)
+        elif args.command == "retrain":
+            run_retrain(args, console)
+        elif args.command == "promote":
+            run_promote(args, console)
+        elif args.command == "promotions":
+            run_promotions(args, console)
         elif args.command == "screen":
             run_screen(args, console)
         elif args.command == "demo":
