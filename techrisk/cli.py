@@ -101,6 +101,7 @@ def _train(
 
     from training.config import TrainConfig
     from training.run import train
+
     if config_path is not None:
         config = TrainConfig.from_toml(config_path)
     else:
@@ -138,9 +139,7 @@ def _train(
         f"@{result.alias}; timings "
         + ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items())
     )
-    console.print(
-        f"Look at it: .venv/bin/mlflow ui --backend-store-uri {settings.tracking_uri()}"
-    )
+    console.print(f"Look at it: .venv/bin/mlflow ui --backend-store-uri {settings.tracking_uri()}")
 
 
 def _latest_year_list(market: Path, out: Path) -> Path:

@@ -33,6 +33,12 @@ def add_lifecycle_commands(sub: argparse._SubParsersAction) -> None:
         help="train a challenger on the newer table, gate it against @champion, promote",
     )
     rt.add_argument("--table", type=Path, default=settings.feature_table())
+    rt.add_argument(
+        "--market",
+        type=Path,
+        default=settings.market_dir(),
+        help="synthetic market of the table: its truth.parquet adds the oracle figures",
+    )
     rt.add_argument("--dry-run", action="store_true", help="evaluate the gates, move no alias")
     rt.add_argument(
         "--gate",
@@ -81,7 +87,7 @@ def run_retrain(args: argparse.Namespace, console: Console) -> None:
     from training.retrain import retrain
 
     gate_config = GateConfig().with_overrides(args.gate)
-    truth = settings.market_dir() / "truth.parquet"
+    truth = args.market / "truth.parquet"
     config = TrainConfig(
         path=args.table,
         truth_path=truth if truth.exists() else None,

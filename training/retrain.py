@@ -23,6 +23,7 @@ from models.packaging import load_pd_model
 from models.pd_model import PDModel
 from techrisk_base import settings
 from training.config import ConfigError, TrainConfig
+from training.dataset import read_table
 from training.gates import GateConfig, GateResult, Window, evaluate_gates
 from training.promotion import PromotionRecord, alias_version, move_champion
 from training.run import RunResult, train
@@ -54,7 +55,7 @@ def _last_fitted_day(model: PDModel) -> dt.date | None:
 
 def labelled_table(table: Path, config: TrainConfig) -> tuple[pd.DataFrame, Path]:
     """The feature table and a copy of its labelled rows (what a run can learn from)."""
-    frame = pd.read_parquet(table)
+    frame = read_table(table)
     if config.label_column not in frame.columns:
         raise ConfigError(f"label column '{config.label_column}' is not in {table}")
     out = settings.var_dir() / "retrain" / f"{Path(table).stem}.labelled.parquet"
@@ -156,4 +157,3 @@ def retrain(
         gates=gates,
         promotion=promotion,
     )
-
