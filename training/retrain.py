@@ -89,8 +89,14 @@ def retrain(
     result: RunResult = train(replace(config, path=labelled_path), step=step)
     challenger = result.model
 
+    split = challenger.info["window"]
+    if "oot_start" not in split or config.date_column is None:
+        raise ConfigError(
+            f"retrain compares models on the newest applications, so it needs a time split; "
+            f"got split_kind {split.get('split_kind')!r}"
+        )
     dates = pd.to_datetime(frame[config.date_column])
-    start = dt.date.fromisoformat(challenger.info["window"]["oot_start"])
+    start = dt.date.fromisoformat(split["oot_start"])
     fitted = _last_fitted_day(champion)
     if fitted is not None and fitted >= start:
         start = fitted + dt.timedelta(days=1)
@@ -105,7 +111,7 @@ def retrain(
     step(f"scoring the window from {start}: {len(window):,} applications")
     champ_scores = champion.score(champion.encode(window))
     chall_scores = challenger.score(challenger.encode(window))
-    train_rows = frame[(dates < pd.Timestamp(challenger.info["window"]["valid_start"])).to_numpy()]
+    train_rows = frame[(dates < pd.Timestamp(split["valid_start"])).to_numpy()]
     gate_window = Window(
         y=window.loc[labelled, config.label_column].to_numpy(dtype=float),
         product=window.loc[labelled, config.product_column].astype(str).to_numpy(),
