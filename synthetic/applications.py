@@ -20,8 +20,8 @@ from synthetic import calibration as cal
 from synthetic.dates import (
     APPLICATIONS_FROM,
     DAYS_PER_YEAR,
-    WINDOW_END,
     uniform_between,
+    window_end,
     within_window,
 )
 from synthetic.draws import expand, lognormal, position_in_group
@@ -61,8 +61,8 @@ def draw_applications(
 ) -> dict[str, np.ndarray]:
     """Applications sorted by firm, then date, with their rank within the firm."""
     start = np.maximum(APPLICATIONS_FROM, pop.founded + MIN_AGE_DAYS)
-    years_open = np.maximum(WINDOW_END - start, 0) / DAYS_PER_YEAR
-    age_end = (WINDOW_END - pop.founded) / DAYS_PER_YEAR
+    years_open = np.maximum(window_end() - start, 0) / DAYS_PER_YEAR
+    age_end = (window_end() - pop.founded) / DAYS_PER_YEAR
     health = pop.health[:, 2:].mean(axis=1)
     propensity = np.exp(
         0.15 * (pop.scale - SCALE_MEAN)
@@ -76,7 +76,7 @@ def draw_applications(
     rate *= pop.n * cal.APPLICATIONS_PER_FIRM / rate.sum()
     counts = np.minimum(rng.poisson(rate), MAX_APPLICATIONS_PER_FIRM)
     firm = expand(counts)
-    applied_on = uniform_between(rng, start[firm], np.full(len(firm), WINDOW_END))
+    applied_on = uniform_between(rng, start[firm], np.full(len(firm), window_end()))
     order = np.lexsort((applied_on, firm))
     firm, applied_on = firm[order], applied_on[order]
     m = len(firm)

@@ -6,6 +6,10 @@ questions on the same day counts); dates become pandas datetimes only when table
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 import numpy as np
 
 from features.pit import MISSING_DAY
@@ -21,10 +25,42 @@ def day(iso: str) -> int:
     return int(np.datetime64(iso, "D").astype(np.int64))
 
 
-WINDOW_END = day(cal.WINDOW_END)
+#: The end of the base market's window: firms' ages are drawn as of this day, so an extended
+#: market holds the same firms (and new entrants founded after it).
+BASE_END = day(cal.WINDOW_END)
 APPLICATIONS_FROM = day(cal.APPLICATIONS_FROM)
-#: Years with a latent health value, FIRST_RECORD_YEAR … LAST_YEAR (columns of health arrays).
-YEARS = np.arange(cal.FIRST_RECORD_YEAR, cal.LAST_YEAR + 1)
+#: Years with a latent health value in the base market (columns of its health arrays).
+BASE_YEARS = np.arange(cal.FIRST_RECORD_YEAR, cal.LAST_YEAR + 1)
+
+#: The day the world is observed: nothing dated after it is in any table. A context variable
+#: rather than an argument threaded through every step, so that ``observed_until`` can move
+#: it for one generation without changing the base market's code path.
+_WINDOW_END: ContextVar[int] = ContextVar("window_end", default=BASE_END)
+
+
+@contextmanager
+def observed_until(end: int) -> Iterator[None]:
+    """Generate a world observed on day ``end`` (at least the base window end)."""
+    token = _WINDOW_END.set(max(int(end), BASE_END))
+    try:
+        yield
+    finally:
+        _WINDOW_END.reset(token)
+
+
+def window_end() -> int:
+    """The last day any table knows of."""
+    return _WINDOW_END.get()
+
+
+def years() -> np.ndarray:
+    """Years with a latent health value: FIRST_RECORD_YEAR … the window end's year."""
+    return np.arange(cal.FIRST_RECORD_YEAR, int(year_of(np.array(window_end()))) + 1)
+
+
+def last_fiscal_year() -> int:
+    """The last fiscal year filed by the window end (the year before the window end's)."""
+    return int(year_of(np.array(window_end()))) - 1
 
 
 def year_start(year: np.ndarray | int) -> np.ndarray:
@@ -61,7 +97,7 @@ def uniform_between(rng: np.random.Generator, lo: np.ndarray, hi: np.ndarray) ->
 
 def within_window(days: np.ndarray) -> np.ndarray:
     """Days after the window end are unknown to every table: MISSING_DAY."""
-    return np.where(days <= WINDOW_END, days, MISSING_DAY)
+    return np.where(days <= window_end(), days, MISSING_DAY)
 
 
 def to_datetime(days: np.ndarray) -> np.ndarray:

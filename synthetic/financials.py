@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from synthetic import calibration as cal
-from synthetic.dates import DAYS_PER_YEAR, YEARS, year_start
+from synthetic.dates import DAYS_PER_YEAR, last_fiscal_year, year_start, years
 from synthetic.population import Population
 
 #: Exporters' revenue factor ranges and receivables drag (share of revenue) by year (seed 000).
@@ -52,7 +52,7 @@ COLUMNS = (
 
 @dataclass(frozen=True)
 class Accounts:
-    """(n, len(YEARS)) arrays of each firm's yearly accounts; NaN before founding."""
+    """(n, len(years())) arrays of each firm's yearly accounts; NaN before founding."""
 
     active_share: np.ndarray  # share of the year the firm existed (0 before founding)
     values: dict[str, np.ndarray]  # COLUMNS -> (n, years)
@@ -67,10 +67,10 @@ def size_class(annual_revenue: np.ndarray) -> np.ndarray:
 
 
 def draw_accounts(pop: Population, rng: np.random.Generator) -> Accounts:
-    """Every firm's accounts for every year in YEARS (see the module docstring)."""
-    n, n_years = pop.n, len(YEARS)
-    starts = year_start(YEARS)
-    ends = year_start(YEARS + 1)
+    """Every firm's accounts for every year in years() (see the module docstring)."""
+    n, n_years = pop.n, len(years())
+    starts = year_start(years())
+    ends = year_start(years() + 1)
     first_day = np.maximum(starts[None, :], pop.founded[:, None])
     active = np.clip((ends[None, :] - first_day) / (ends - starts)[None, :], 0.0, 1.0)
     age_mid = np.maximum((starts[None, :] + 182 - pop.founded[:, None]) / DAYS_PER_YEAR, 0.05)
@@ -86,7 +86,7 @@ def draw_accounts(pop: Population, rng: np.random.Generator) -> Accounts:
     shock = np.ones((n, n_years))
     drag = np.zeros((n, n_years))
     for year, (lo, hi) in EXPORT_REVENUE_FACTOR.items():
-        col = year - YEARS[0]
+        col = year - years()[0]
         shock[pop.exporter, col] = rng.uniform(lo, hi, size=pop.exporter.sum())
         drag[pop.exporter, col] = EXPORT_RECEIVABLES_DRAG[year]
     revenue = annual * shock * active
@@ -170,13 +170,13 @@ def financials_rows(
 
     Thin-file firms file nothing; patchy filers miss some years.
     """
-    fiscal = YEARS <= cal.LAST_FISCAL_YEAR
+    fiscal = years() <= last_fiscal_year()
     n_fy = int(fiscal.sum())
     filed = accounts.active_share[:, fiscal] > 0
     filed &= ~pop.thin_financials[:, None]
     filed &= ~(pop.patchy_financials[:, None] & (rng.random((pop.n, n_fy)) < PATCHY_MISSING_SHARE))
     firm, col = np.nonzero(filed)
-    rows: dict[str, np.ndarray] = {"firm": firm, "fiscal_year": YEARS[fiscal][col]}
+    rows: dict[str, np.ndarray] = {"firm": firm, "fiscal_year": years()[fiscal][col]}
     for name in COLUMNS:
         rows[name] = np.round(accounts[name][:, fiscal][firm, col], 2)
     return rows

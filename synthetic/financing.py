@@ -13,7 +13,7 @@ import numpy as np
 
 from features.schemas import ROUNDS
 from synthetic import calibration as cal
-from synthetic.dates import DAYS_PER_MONTH, DAYS_PER_YEAR, WINDOW_END
+from synthetic.dates import DAYS_PER_MONTH, DAYS_PER_YEAR, window_end
 from synthetic.draws import lognormal, sigmoid
 from synthetic.population import SCALE_MEAN, Population
 
@@ -48,7 +48,7 @@ def round_rows(pop: Population, rng: np.random.Generator) -> dict[str, np.ndarra
     alive = np.ones(m, dtype=bool)
     out: dict[str, list[np.ndarray]] = {"firm": [], "closed_on": [], "round": []}
     for _ in range(MAX_ROUNDS):
-        alive &= when <= WINDOW_END
+        alive &= when <= window_end()
         if not alive.any():
             break
         strategic = rng.random(m) < STRATEGIC_SHARE
@@ -60,7 +60,7 @@ def round_rows(pop: Population, rng: np.random.Generator) -> dict[str, np.ndarra
         stage = np.where(strategic, stage, np.where(skip_angel, _A, np.minimum(stage + 1, _C)))
         gap = rng.uniform(*cal.ROUND_GAP_MONTHS, size=m) * DAYS_PER_MONTH
         when = when + np.round(gap).astype(np.int64)
-        p_next = sigmoid(0.8 + 1.2 * pop.health_at(firm, np.minimum(when, WINDOW_END)))
+        p_next = sigmoid(0.8 + 1.2 * pop.health_at(firm, np.minimum(when, window_end())))
         alive &= rng.random(m) < CONTINUE_AFTER[raised] * p_next
     rows = {k: np.concatenate(v) for k, v in out.items()}
     order = np.lexsort((rows["closed_on"], rows["firm"]))

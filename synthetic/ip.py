@@ -19,13 +19,13 @@ from features.schemas import IP_TYPES
 from synthetic.dates import (
     DAYS_PER_MONTH,
     DAYS_PER_YEAR,
-    WINDOW_END,
-    YEARS,
     day,
     uniform_between,
+    window_end,
     within_window,
     year_of,
     year_start,
+    years,
 )
 from synthetic.draws import expand, sigmoid
 from synthetic.population import INDUSTRIES, SCALE_MEAN, Population
@@ -80,7 +80,7 @@ BACKGROUND_PLEDGE_SHARE = 0.015
 def ip_rows(pop: Population, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """One row per IP right (see the module docstring)."""
     start = np.maximum(pop.founded, FIRST_FILING)
-    span_years = np.maximum(WINDOW_END - start, 0) / DAYS_PER_YEAR
+    span_years = np.maximum(window_end() - start, 0) / DAYS_PER_YEAR
     size = np.exp(0.45 * (pop.scale - SCALE_MEAN))
     rd = np.exp(0.5 * (pop.rd_z - pop.rd_z.mean()) / pop.rd_z.std())
     firm_noise = np.exp(0.6 * rng.standard_normal(pop.n))
@@ -100,7 +100,7 @@ def ip_rows(pop: Population, rng: np.random.Generator) -> dict[str, np.ndarray]:
     firm = np.concatenate(firms)
     ip_type = np.concatenate(types)
     n = len(firm)
-    filed = uniform_between(rng, start[firm], np.full(n, WINDOW_END))
+    filed = uniform_between(rng, start[firm], np.full(n, window_end()))
 
     granted = np.full(n, MISSING_DAY)
     for code, name in enumerate(IP_TYPES):
@@ -134,7 +134,7 @@ def ip_rows(pop: Population, rng: np.random.Generator) -> dict[str, np.ndarray]:
 
     pledgeable = is_granted & np.isin(ip_type, [IP_TYPES.index(t) for t in PLEDGEABLE_TYPES])
     pledgeable &= rng.random(n) < BACKGROUND_PLEDGE_SHARE
-    pledge_end = np.where(lapsed == MISSING_DAY, WINDOW_END, lapsed - 1)
+    pledge_end = np.where(lapsed == MISSING_DAY, window_end(), lapsed - 1)
     pledged = np.where(
         pledgeable & (pledge_end > granted),
         uniform_between(rng, np.where(is_granted, granted, 0), pledge_end),
@@ -164,8 +164,8 @@ def _lapses(
     lapsed = np.full(len(firm), MISSING_DAY)
     at_risk = is_patent & (granted != MISSING_DAY)
     first_year = int(year_of(np.array(FIRST_FILING)))
-    for year in range(first_year, int(YEARS[-1]) + 1):
-        col = min(max(year - YEARS[0], 0), len(YEARS) - 1)
+    for year in range(first_year, int(years()[-1]) + 1):
+        col = min(max(year - years()[0], 0), len(years()) - 1)
         y_start, y_end = int(year_start(year)), int(year_start(year + 1)) - 1
         live = np.nonzero(at_risk & (lapsed == MISSING_DAY) & (granted < y_end))[0]
         hazard = sigmoid(LAPSE_BASE - LAPSE_HEALTH * pop.health[firm[live], col])

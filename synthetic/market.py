@@ -16,7 +16,10 @@ import pandas as pd
 from features.credit_code import generate_codes
 from features.schemas import RATINGS
 from features.schemas import TABLES as SCHEMAS
+from features.timing import value_known_days
+from synthetic import calibration as cal
 from synthetic.applications import assign_guarantees, draw_applications, pledge_patents
+from synthetic.dates import BASE_END, DAYS_PER_YEAR, day, observed_until, window_end
 from synthetic.financials import draw_accounts, financials_rows
 from synthetic.financing import round_rows
 from synthetic.ip import ip_rows
@@ -27,6 +30,8 @@ from synthetic.population import (
     DISTRICTS,
     INDUSTRIES,
     Population,
+    Shock,
+    concat_populations,
     draw_population,
 )
 from synthetic.public_credit import credit_event_rows, tax_rating_grid
@@ -56,29 +61,66 @@ _STEPS = (
     "labels",
     "pledges",
 )
+#: Streams used only by a market observed past the base window (spawned after _STEPS, so the
+#: base market's draws are untouched): later years' health, the shock, and the entrants.
+_EXTENSION_STEPS = ("extension", "entrants", "entrant_codes", "entrant_firms")
 #: Registered capital in 万元: round amounts, drawn independently of everything (noise).
 _CAPITAL_WAN = np.array([10, 50, 100, 200, 300, 500, 1_000, 2_000, 5_000, 10_000], dtype=float)
 _CAPITAL_SHARES = np.array([0.05, 0.12, 0.2, 0.12, 0.1, 0.16, 0.14, 0.06, 0.04, 0.01])
 
 
-def generate_market(n_firms: int = 100_000, seed: int = 0) -> dict[str, pd.DataFrame]:
+def generate_market(
+    n_firms: int = 100_000, seed: int = 0, until: str | None = None, shock: Shock | None = None
+) -> dict[str, pd.DataFrame]:
     """The synthetic market of ``n_firms`` Shanghai tech SMEs, 2016–2024, deterministic in seed.
 
     Returns the nine contract tables (firms, ip_assets, financials, staffing, credit_events,
     tax_ratings, financing_rounds, support_records, applications) and ``truth`` (loan_id,
     true_pd), which only evaluation may read.
+
+    ``until`` (an ISO date after 2024-12-31) observes the same world later: the same firms
+    (codes, names, traits, health through 2024) age, entrants founded after 2024 join at the
+    base market's yearly founding rate, records and applications run to ``until``, and an
+    application's default is known only once its 12 months are over (later ones are
+    unlabelled). ``shock`` takes health from the exposed firms in its years.
     """
     if n_firms < 1:
         raise InvalidArgument("n_firms", n_firms, "must be a positive integer")
+    end = BASE_END if until is None else day(until)
+    if end < BASE_END:
+        raise InvalidArgument("until", until, f"must be on or after {cal.WINDOW_END}")
+    if shock is not None and end == BASE_END:
+        raise InvalidArgument("shock", shock.industries, "needs a window past the base end")
+    steps = (*_STEPS, *_EXTENSION_STEPS)
     rng = dict(
         zip(
-            _STEPS,
-            (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(_STEPS))),
+            steps,
+            (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(steps))),
             strict=True,
         )
     )
-    pop = draw_population(n_firms, rng["population"])
+    with observed_until(end):
+        return _generate(n_firms, rng, shock)
+
+
+def _generate(
+    n_firms: int, rng: dict[str, np.random.Generator], shock: Shock | None
+) -> dict[str, pd.DataFrame]:
+    extended = window_end() > BASE_END
+    pop = draw_population(n_firms, rng["population"], rng["extension"], shock)
     codes = _credit_codes(pop, rng["codes"])
+    names_rng = [(n_firms, rng["firms"])]
+    if extended:
+        entrants = draw_population(
+            _entrant_count(pop),
+            rng["entrants"],
+            rng["extension"],
+            shock,
+            founded_between=(BASE_END + 1, window_end()),
+        )
+        codes = np.concatenate([codes, _new_codes(entrants, codes, rng["entrant_codes"])])
+        names_rng.append((entrants.n, rng["entrant_firms"]))
+        pop = concat_populations(pop, entrants)
     accounts = draw_accounts(pop, rng["accounts"])
     financials = financials_rows(pop, accounts, rng["financials"])
     staffing = staffing_rows(pop, rng["staffing"])
@@ -100,13 +142,16 @@ def generate_market(n_firms: int = 100_000, seed: int = 0) -> dict[str, pd.DataF
     )
     outcomes = label_applications(apps, records, base_events, tax_grid, rng["labels"])
     apps["default_12m"] = outcomes.default_12m.astype(np.int64)
+    if extended:
+        known_on = value_known_days("applications", "default_12m", apps)
+        apps["default_12m"] = np.where(known_on <= window_end(), apps["default_12m"], np.nan)
     apps["true_pd"] = outcomes.true_pd
     ip["pledged_on"] = pledge_patents(ip, apps, apps["guarantee"], rng["pledges"])
     ip["ip_id"] = np.char.add("IP", np.char.zfill(np.arange(len(ip["firm"])).astype(str), 9))
     firm, year, rating = tax_rows(outcomes.tax_grid)
 
     tables = {
-        "firms": to_table("firms", _firm_rows(pop, quals, rng["firms"]), codes),
+        "firms": to_table("firms", _firm_rows(pop, quals, names_rng), codes),
         "ip_assets": to_table("ip_assets", ip, codes),
         "financials": to_table("financials", financials, codes),
         "staffing": to_table("staffing", staffing, codes),
@@ -145,14 +190,39 @@ def _credit_codes(pop: Population, rng: np.random.Generator) -> np.ndarray:
     return codes
 
 
+def _entrant_count(pop: Population) -> int:
+    """Entrants over the extension: as many per year as base firms founded in its last year."""
+    per_year = int(np.sum(pop.founded > BASE_END - DAYS_PER_YEAR))
+    return max(round(per_year * (window_end() - BASE_END) / DAYS_PER_YEAR), 1)
+
+
+def _new_codes(pop: Population, taken: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Credit codes for entrants, redrawn until none repeats an existing one."""
+    codes = _credit_codes(pop, rng)
+    while True:
+        clash = np.isin(codes, taken) | pd.Series(codes).duplicated().to_numpy()
+        if not clash.any():
+            return codes
+        redrawn = _credit_codes(pop, rng)
+        codes[clash] = redrawn[clash]
+
+
 def _firm_rows(
-    pop: Population, quals: Qualifications, rng: np.random.Generator
+    pop: Population,
+    quals: Qualifications,
+    streams: list[tuple[int, np.random.Generator]],
 ) -> dict[str, np.ndarray]:
+    """Firm rows; names and capital of each block of firms (base, entrants) from its stream,
+    so the base firms keep theirs when entrants join."""
+    names, capital = [], []
+    for n, rng in streams:
+        names.append(company_names(n, rng))
+        capital.append(rng.choice(_CAPITAL_WAN, size=n, p=_CAPITAL_SHARES))
     return {
         "firm": np.arange(pop.n),
-        "name": company_names(pop.n, rng),
+        "name": np.concatenate(names),
         "founded_on": pop.founded,
-        "registered_capital": rng.choice(_CAPITAL_WAN, size=pop.n, p=_CAPITAL_SHARES),
+        "registered_capital": np.concatenate(capital),
         "industry": np.array(INDUSTRIES)[pop.industry],
         "district": np.array(DISTRICTS)[pop.district],
         "is_high_tech": quals.is_high_tech,

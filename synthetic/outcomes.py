@@ -17,13 +17,7 @@ import numpy as np
 
 from features.pit import MISSING_DAY
 from features.schemas import RATINGS
-from synthetic.dates import (
-    DAYS_PER_MONTH,
-    YEARS,
-    uniform_between,
-    within_window,
-    year_of,
-)
+from synthetic.dates import DAYS_PER_MONTH, uniform_between, within_window, year_of, years
 from synthetic.truth import AsOfRecords, true_pd
 
 COURT_SHARE = 0.4
@@ -68,7 +62,7 @@ def label_applications(
         parts.append(_loan_events(apps, idx[~default[idx]], "loan_repaid", rng))
         consequences, overdue_start = _default_events(apps, bad, rng)
         parts.append(consequences)
-        year_col = year_of(overdue_start) - YEARS[0]
+        year_col = year_of(overdue_start) - years()[0]
         in_grid = year_col < tax_grid.shape[1]
         firm = apps["firm"][bad][in_grid]
         col = year_col[in_grid]
@@ -82,7 +76,7 @@ def label_applications(
 def tax_rows(tax_grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(firm, year, rating code) of every rated firm-year of a rating grid."""
     firm, col = np.nonzero(tax_grid >= 0)
-    return firm, YEARS[col], tax_grid[firm, col]
+    return firm, years()[col], tax_grid[firm, col]
 
 
 def _loan_events(

@@ -10,13 +10,14 @@ drives the true PD (``truth.py``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
 from synthetic import calibration as cal
-from synthetic.dates import DAYS_PER_YEAR, WINDOW_END, YEARS, year_of, year_start
+from synthetic.dates import BASE_END, BASE_YEARS, DAYS_PER_YEAR, year_of, year_start, years
 from synthetic.draws import rank_uniform, sigmoid, top_share
+from techrisk_base.errors import InvalidArgument
 
 INDUSTRIES: tuple[str, ...] = tuple(cal.INDUSTRY_SHARES)
 #: Industries whose exporters were hit in 2020 (seed 000).
@@ -118,7 +119,7 @@ class Population:
     scale: np.ndarray  # log of mature annual revenue, 万元
     rd_z: np.ndarray  # R&D propensity z-score (rank of rd_intensity)
     rd_intensity: np.ndarray  # typical R&D expense / revenue
-    health: np.ndarray  # (n, len(YEARS)) latent health z-score per year
+    health: np.ndarray  # (n, len(years())) latent health z-score per year
     exporter: np.ndarray  # bool, latent: hit by the 2020 export shock
     vc_backed: np.ndarray  # bool: raises equity rounds
     rd_staff_share: np.ndarray
@@ -129,15 +130,27 @@ class Population:
     thin_financials: np.ndarray  # bool: files no financial statements
     thin_staffing: np.ndarray  # bool: no social-insurance headcount records
     patchy_financials: np.ndarray  # bool: files only some years
+    #: First year of an extension's export-order shock for the exposed firms, else 0
+    shock_year: np.ndarray
 
     @property
     def n(self) -> int:
         return len(self.founded)
 
     def health_at(self, firm: np.ndarray, days: np.ndarray) -> np.ndarray:
-        """Health of each firm in the calendar year of each day (clipped to YEARS)."""
-        col = np.clip(year_of(days) - YEARS[0], 0, len(YEARS) - 1)
+        """Health of each firm in the calendar year of each day (clipped to the drawn years)."""
+        col = np.clip(year_of(days) - cal.FIRST_RECORD_YEAR, 0, self.health.shape[1] - 1)
         return self.health[firm, col]
+
+
+def concat_populations(first: Population, second: Population) -> Population:
+    """Two blocks of firms as one population (the second's rows follow the first's)."""
+    return Population(
+        **{
+            f.name: np.concatenate([getattr(first, f.name), getattr(second, f.name)])
+            for f in fields(Population)
+        }
+    )
 
 
 def rd_intensity_from_uniform(u: np.ndarray) -> np.ndarray:
@@ -152,13 +165,52 @@ def rd_intensity_from_uniform(u: np.ndarray) -> np.ndarray:
     return np.exp(np.interp(u, cum, np.log(ratio)))
 
 
-def draw_population(n: int, rng: np.random.Generator) -> Population:
-    """Draw n firms' latent traits (see the module docstring for the story)."""
+@dataclass(frozen=True)
+class Shock:
+    """A 2020-like export-order shock in the extension period (seed 000: orders shrank,
+    receivables lengthened, some firms lost half their revenue).
+
+    ``loss_by_year`` is the health each exposed firm loses in each calendar year; the exposed
+    firms are the exporters of ``industries`` (EXPORTER_SHARE of each).
+    """
+
+    industries: tuple[str, ...]
+    loss_by_year: tuple[tuple[int, float], ...]
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.industries) - set(INDUSTRIES))
+        if unknown or not self.industries:
+            raise InvalidArgument(
+                "shock_industries", ",".join(self.industries), f"must be among {INDUSTRIES}"
+            )
+
+
+def draw_population(
+    n: int,
+    rng: np.random.Generator,
+    extension: np.random.Generator | None = None,
+    shock: Shock | None = None,
+    founded_between: tuple[int, int] | None = None,
+) -> Population:
+    """Draw n firms' latent traits (see the module docstring for the story).
+
+    Ages are drawn as of the base window end, so a market observed later holds the same
+    firms. Health in years after the base window comes from the ``extension`` stream (the
+    base draws stay as they were), less the ``shock``. ``founded_between`` (days) draws
+    entrants: firms founded after the base window, uniformly in that span.
+    """
+    extra_years = len(years()) - len(BASE_YEARS)
+    if (extra_years > 0 or founded_between is not None) and extension is None:
+        raise InvalidArgument("extension", None, "a window past the base end needs its own stream")
     shares = np.array(list(cal.INDUSTRY_SHARES.values()))
     industry = rng.choice(len(INDUSTRIES), size=n, p=shares / shares.sum())
     district = rng.choice(len(DISTRICTS), size=n, p=np.array(list(DISTRICT_SHARES.values())))
     age = np.clip(rng.gamma(AGE_SHAPE, AGE_SCALE_YEARS, size=n), 0.05, 35.0)
-    founded = WINDOW_END - np.round(age * DAYS_PER_YEAR).astype(np.int64)
+    founded = BASE_END - np.round(age * DAYS_PER_YEAR).astype(np.int64)
+    if founded_between is not None and extension is not None:
+        lo, hi = founded_between
+        founded = lo + np.floor(extension.random(n) * (hi - lo + 1)).astype(np.int64)
+        age = np.full(n, 0.05)  # entrants are new at the base window end
 
     quality = rng.standard_normal(n)
     level = 0.4 * quality + np.sqrt(1 - 0.16) * rng.standard_normal(n)
@@ -171,7 +223,12 @@ def draw_population(n: int, rng: np.random.Generator) -> Population:
     exporter = np.isin(industry, [INDUSTRIES.index(i) for i in EXPORT_INDUSTRIES]) & (
         rng.random(n) < cal.EXPORTER_SHARE
     )
-    health = _health_paths(level, founded, exporter, rng)
+    health = _health_paths(level, founded, exporter, rng, extension)
+    shock_year = np.zeros(n, dtype=np.int64)
+    if shock is not None and extension is not None:
+        losses = _shock_losses(industry, exporter, shock, extension)
+        health -= losses
+        shock_year[losses.any(axis=1)] = min(year for year, _ in shock.loss_by_year)
 
     vc_shift = np.array([_VC_SHIFT[i] for i in INDUSTRIES])[industry]
     young_founder = (founded >= year_start(2012)).astype(float)
@@ -209,23 +266,52 @@ def draw_population(n: int, rng: np.random.Generator) -> Population:
         thin_financials=thin_financials,
         thin_staffing=thin_staffing,
         patchy_financials=patchy_financials,
+        shock_year=shock_year,
     )
 
 
-def _health_paths(
-    level: np.ndarray, founded: np.ndarray, exporter: np.ndarray, rng: np.random.Generator
+def _shock_losses(
+    industry: np.ndarray, exporter: np.ndarray, shock: Shock, rng: np.random.Generator
 ) -> np.ndarray:
-    """Yearly health: firm level + stationary AR(1) drift - youth fragility - export shock."""
+    """(n, len(years())) health lost to the shock: exporters of the shocked industries."""
+    chosen = np.isin(industry, [INDUSTRIES.index(i) for i in shock.industries])
+    # Outside EXPORT_INDUSTRIES no firm is an exporter yet: draw the exposed share here.
+    export_field = np.isin(industry, [INDUSTRIES.index(i) for i in EXPORT_INDUSTRIES])
+    drawn = rng.random(len(industry)) < cal.EXPORTER_SHARE
+    exposed = chosen & np.where(export_field, exporter, drawn)
+    loss = np.zeros((len(industry), len(years())))
+    for year, value in shock.loss_by_year:
+        col = year - cal.FIRST_RECORD_YEAR
+        if 0 <= col < loss.shape[1]:
+            loss[exposed, col] = value
+    return loss
+
+
+def _health_paths(
+    level: np.ndarray,
+    founded: np.ndarray,
+    exporter: np.ndarray,
+    rng: np.random.Generator,
+    extension: np.random.Generator | None,
+) -> np.ndarray:
+    """Yearly health: firm level + stationary AR(1) drift - youth fragility - export shock.
+
+    The base years draw from ``rng`` exactly as the base market does; later years continue
+    the same AR(1) paths from ``extension``.
+    """
     n = len(level)
-    drift = np.empty((n, len(YEARS)))
+    drift = np.empty((n, len(years())))
     drift[:, 0] = rng.standard_normal(n)
     innovation_sd = np.sqrt(1 - HEALTH_AR**2)
-    for k in range(1, len(YEARS)):
+    for k in range(1, len(BASE_YEARS)):
         drift[:, k] = HEALTH_AR * drift[:, k - 1] + innovation_sd * rng.standard_normal(n)
+    for k in range(len(BASE_YEARS), len(years())):
+        assert extension is not None  # draw_population checked it
+        drift[:, k] = HEALTH_AR * drift[:, k - 1] + innovation_sd * extension.standard_normal(n)
     health = HEALTH_LEVEL * level[:, None] + HEALTH_DRIFT * drift
-    mid_year = year_start(YEARS) + 182
+    mid_year = year_start(years()) + 182
     age_mid = np.maximum((mid_year[None, :] - founded[:, None]) / DAYS_PER_YEAR, 0.0)
     health -= YOUNG_PENALTY * np.exp(-age_mid / 2.0)
     for year, loss in EXPORT_SHOCK.items():
-        health[exporter, year - YEARS[0]] -= loss
+        health[exporter, year - years()[0]] -= loss
     return health

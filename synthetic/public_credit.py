@@ -18,11 +18,12 @@ from synthetic import calibration as cal
 from synthetic.dates import (
     DAYS_PER_MONTH,
     DAYS_PER_YEAR,
-    WINDOW_END,
-    YEARS,
+    last_fiscal_year,
     uniform_between,
+    window_end,
     year_of,
     year_start,
+    years,
 )
 from synthetic.draws import expand, lognormal, rank_uniform, sigmoid
 from synthetic.financials import Accounts
@@ -86,14 +87,19 @@ def credit_event_rows(
     """
     active = accounts.active_share
     age_mid = np.maximum(
-        (year_start(YEARS)[None, :] + 182 - pop.founded[:, None]) / DAYS_PER_YEAR, 0.0
+        (year_start(years())[None, :] + 182 - pop.founded[:, None]) / DAYS_PER_YEAR, 0.0
     )
     counts: dict[str, np.ndarray] = {}
     for kind, (base, slope) in ADVERSE_RATES.items():
         log_rate = base + slope * pop.health
         if kind == "overdue":
             for year, shift in EXPORT_OVERDUE_SHIFT.items():
-                log_rate[pop.exporter, year - YEARS[0]] += shift
+                log_rate[pop.exporter, year - years()[0]] += shift
+            shocked = np.nonzero(pop.shock_year > 0)[0]
+            for k, shift in enumerate(EXPORT_OVERDUE_SHIFT.values()):  # an extension's shock
+                col = pop.shock_year[shocked] + k - years()[0]
+                inside = col < log_rate.shape[1]
+                log_rate[shocked[inside], col[inside]] += shift
         if kind == "abnormal_operation":
             log_rate += YOUNG_ABNORMAL_SHIFT * (age_mid < 2)
         counts[kind] = rng.poisson(np.exp(log_rate) * active)
@@ -108,7 +114,7 @@ def credit_event_rows(
     loans = parts[-1]
     term = rng.choice(LOAN_TERMS_MONTHS, size=len(loans["firm"]), p=LOAN_TERM_SHARES)
     repaid = loans["event_on"] + np.round(term * DAYS_PER_MONTH).astype(np.int64)
-    keep = repaid <= WINDOW_END
+    keep = repaid <= window_end()
     parts.append(
         {
             "firm": loans["firm"][keep],
@@ -128,8 +134,8 @@ def _expand_kind(
     """Rows of one kind from its (n, years) counts, dated uniformly within the active year."""
     cell = expand(counts.ravel())
     firm, col = np.divmod(cell, counts.shape[1])
-    lo = np.maximum(year_start(YEARS[col]), pop.founded[firm] + 1)
-    hi = np.minimum(year_start(YEARS[col] + 1) - 1, WINDOW_END)
+    lo = np.maximum(year_start(years()[col]), pop.founded[firm] + 1)
+    hi = np.minimum(year_start(years()[col] + 1) - 1, window_end())
     m = len(firm)
     if kind in AMOUNT_SHARE:
         amount = lognormal(rng, AMOUNT_SHARE[kind] * np.exp(pop.scale[firm]), 0.7, m)
@@ -159,9 +165,9 @@ def tax_rating_grid(
     are often M too. Others are ranked on health plus noise into A/B/C/D with the shares of
     calibration.TAX_RATING_SHARES; tax arrears cap a year at C, a dishonest listing at D.
     """
-    fiscal = YEARS <= cal.LAST_FISCAL_YEAR
+    fiscal = years() <= last_fiscal_year()
     active = accounts.active_share[:, fiscal] > 0
-    years_since_founding = YEARS[fiscal][None, :] - year_of(pop.founded)[:, None]
+    years_since_founding = years()[fiscal][None, :] - year_of(pop.founded)[:, None]
     p_new = np.select(
         [years_since_founding <= 0, years_since_founding == 1, years_since_founding == 2],
         [1.0, 0.8, 0.4],

@@ -29,8 +29,14 @@ from features.policy_rules import (
     tsme_rd_points,
     tsme_staff_points,
 )
-from synthetic import calibration as cal
-from synthetic.dates import DAYS_PER_YEAR, WINDOW_END, YEARS, uniform_between, year_start
+from synthetic.dates import (
+    DAYS_PER_YEAR,
+    last_fiscal_year,
+    uniform_between,
+    window_end,
+    year_start,
+    years,
+)
 from synthetic.draws import sigmoid, top_share
 from synthetic.financials import Accounts
 from synthetic.financing import LATE_STAGES
@@ -72,10 +78,10 @@ def qualify(
     """Certificates and flags (see the module docstring)."""
     cert_on = _high_tech_certificates(pop, accounts, ip, rng)
     is_high_tech = (cert_on != MISSING_DAY) & (
-        cert_on + round(CERT_YEARS * DAYS_PER_YEAR) > WINDOW_END
+        cert_on + round(CERT_YEARS * DAYS_PER_YEAR) > window_end()
     )
 
-    fy = cal.LAST_FISCAL_YEAR - YEARS[0]
+    fy = last_fiscal_year() - years()[0]
     revenue = np.nan_to_num(accounts["revenue"][:, fy])
     assets = np.nan_to_num(accounts["total_assets"][:, fy])
     employees = np.exp(pop.scale) / pop.revenue_per_employee
@@ -101,7 +107,7 @@ def qualify(
     )
     is_tech_sme = small & clean & passes & (rng.random(pop.n) < TSME_REGISTER_SHARE)
 
-    age = (WINDOW_END - pop.founded) / DAYS_PER_YEAR
+    age = (window_end() - pop.founded) / DAYS_PER_YEAR
     field = np.isin(pop.industry, [INDUSTRIES.index(i) for i in SPECIALIZED_INDUSTRIES])
     spec_score = (
         0.8 * pop.quality
@@ -155,16 +161,16 @@ def _high_tech_certificates(
     staffed = pop.tech_staff_share >= HNTE_MIN_TECH_SHARE
     cert_year = np.full(pop.n, -1)
     cert_on = np.full(pop.n, MISSING_DAY)
-    for year in range(FIRST_CERT_YEAR, int(YEARS[-1]) + 1):
-        prev = min(max(year - 1 - YEARS[0], 0), len(YEARS) - 1)
-        health = pop.health[:, min(max(year - YEARS[0], 0), len(YEARS) - 1)]
+    for year in range(FIRST_CERT_YEAR, int(years()[-1]) + 1):
+        prev = min(max(year - 1 - years()[0], 0), len(years()) - 1)
+        health = pop.health[:, min(max(year - years()[0], 0), len(years()) - 1)]
         revenue = accounts["revenue"][:, prev]
         with np.errstate(invalid="ignore", divide="ignore"):
             rd_ok = accounts["rd_expense"][:, prev] / revenue >= hnte_rd_threshold(revenue)
             ht_ok = (
                 accounts["high_tech_revenue"][:, prev] / revenue >= HNTE_MIN_HIGH_TECH_REVENUE_SHARE
             )
-        if year < YEARS[0] + 1:  # before the accounts start: judge by the firm's typical mix
+        if year < years()[0] + 1:  # before the accounts start: judge by the firm's typical mix
             rd_ok = pop.rd_intensity >= 0.05
             ht_ok = pop.rd_intensity >= 0.03
         decision_day = year_start(year) + 300
@@ -182,5 +188,5 @@ def _high_tech_certificates(
         approved = applies & (rng.random(pop.n) < sigmoid(0.8 + 0.8 * pop.quality + 0.5 * health))
         cert_year = np.where(approved, year, np.where(expiring & ~approved, -1, cert_year))
         days = uniform_between(rng, np.full(pop.n, decision_day), np.full(pop.n, decision_day + 60))
-        cert_on = np.where(approved, np.minimum(days, WINDOW_END), cert_on)
+        cert_on = np.where(approved, np.minimum(days, window_end()), cert_on)
     return cert_on

@@ -13,14 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from synthetic import calibration as cal
-from synthetic.dates import (
-    DAYS_PER_YEAR,
-    WINDOW_END,
-    YEARS,
-    month_index,
-    month_start,
-    year_start,
-)
+from synthetic.dates import DAYS_PER_YEAR, month_index, month_start, window_end, year_start, years
 from synthetic.draws import expand, position_in_group
 from synthetic.population import Population
 
@@ -31,15 +24,15 @@ MAX_EMPLOYEES = 5_000
 
 def staffing_rows(pop: Population, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """One row per firm-month from max(founding, FIRST_STAFFING_YEAR-01) to the window end."""
-    n, n_years = pop.n, len(YEARS)
+    n, n_years = pop.n, len(years())
     first_month = month_index(year_start(cal.FIRST_STAFFING_YEAR))
-    last_month = month_index(np.array(WINDOW_END))
+    last_month = month_index(np.array(window_end()))
     start = np.maximum(month_index(pop.founded), first_month)
     counts = np.where(pop.thin_staffing, 0, np.maximum(last_month - start + 1, 0))
     firm = expand(counts)
     month = start[firm] + position_in_group(counts)
 
-    mid_year = year_start(YEARS) + 182
+    mid_year = year_start(years()) + 182
     age_mid = np.maximum((mid_year[None, :] - pop.founded[:, None]) / DAYS_PER_YEAR, 0.05)
     ramp = 1 - np.exp(-(age_mid + 0.5) / 2.0)
     anchors = (
@@ -50,7 +43,7 @@ def staffing_rows(pop: Population, rng: np.random.Generator) -> dict[str, np.nda
         + 0.08 * rng.standard_normal((n, n_years))
     )
     # fractional position of each month between the mid-year anchors
-    t = (month - month_index(year_start(YEARS[0]) + 182)) / 12.0
+    t = (month - month_index(year_start(years()[0]) + 182)) / 12.0
     k = np.clip(np.floor(t).astype(np.int64), 0, n_years - 2)
     w = np.clip(t - k, 0.0, 1.0)
     size = len(firm)

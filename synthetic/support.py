@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from synthetic import calibration as cal
-from synthetic.dates import WINDOW_END, YEARS, uniform_between, year_start
+from synthetic.dates import last_fiscal_year, uniform_between, window_end, year_start, years
 from synthetic.draws import expand, lognormal, sigmoid
 from synthetic.financials import Accounts
 from synthetic.population import INDUSTRIES, SCALE_MEAN, Population
@@ -37,7 +36,7 @@ def support_rows(
     pop: Population, accounts: Accounts, quals: Qualifications, rng: np.random.Generator
 ) -> dict[str, np.ndarray]:
     """All support records, one row per award or deal (see the module docstring)."""
-    n, n_years = pop.n, len(YEARS)
+    n, n_years = pop.n, len(years())
     h = pop.health
     rd = ((pop.rd_z - pop.rd_z.mean()) / pop.rd_z.std())[:, None]
     q = pop.quality[:, None]
@@ -46,7 +45,7 @@ def support_rows(
     market = np.isin(pop.industry, [INDUSTRIES.index(i) for i in TECH_MARKET_INDUSTRIES])
     designated = (
         np.where(quals.is_little_giant, rng.integers(2018, 2024, size=n), 10_000)[:, None]
-        <= YEARS[None, :]
+        <= years()[None, :]
     )
     rates = {
         "innovation_voucher": sigmoid(-2.6 + 0.4 * rd + 0.5 * h - 0.4 * size),
@@ -60,8 +59,8 @@ def support_rows(
     for kind, rate in rates.items():
         cell = expand(rng.poisson(rate * active).ravel())
         firm, col = np.divmod(cell, n_years)
-        lo = np.maximum(year_start(YEARS[col]), pop.founded[firm] + 1)
-        hi = np.minimum(year_start(YEARS[col] + 1) - 1, WINDOW_END)
+        lo = np.maximum(year_start(years()[col]), pop.founded[firm] + 1)
+        hi = np.minimum(year_start(years()[col] + 1) - 1, window_end())
         parts.append(
             {
                 "firm": firm,
@@ -80,13 +79,13 @@ def _tax_relief(
     pop: Population, accounts: Accounts, rng: np.random.Generator
 ) -> dict[str, np.ndarray]:
     """研发费用加计扣除 claimed with the annual filing (May–June of the next year)."""
-    fiscal = YEARS <= cal.LAST_FISCAL_YEAR
+    fiscal = years() <= last_fiscal_year()
     rd_expense = accounts["rd_expense"][:, fiscal]
     rd = ((pop.rd_z - pop.rd_z.mean()) / pop.rd_z.std())[:, None]
     claim = sigmoid(0.5 + 0.8 * rd + 0.3 * pop.health[:, fiscal])
     claimed = (np.nan_to_num(rd_expense) > 0) & (rng.random(rd_expense.shape) < claim)
     firm, col = np.nonzero(claimed)
-    filing_year = YEARS[fiscal][col] + 1
+    filing_year = years()[fiscal][col] + 1
     lo = year_start(filing_year) + 120  # 1 May
     return {
         "firm": firm,

@@ -44,6 +44,7 @@ application date D** from records known strictly before D (the known-at rules of
     thin_file   no filed financials / no staffing     +0.2 / +0.13
     latent      health h in the year of D             -0.4·h
                 exporter with D in 2020-02 … 2021-12  +0.35
+                  or in an extension's shock    (its first February to the next year's end)
 
 Interactions and regimes (the constants are named below; the table gives base weights):
 
@@ -82,7 +83,7 @@ from features.pit import MISSING_DAY, EventStream, Queries
 from features.schemas import RATINGS
 from features.timing import known_days, value_known_days
 from synthetic import calibration as cal
-from synthetic.dates import DAYS_PER_MONTH, DAYS_PER_YEAR, day
+from synthetic.dates import DAYS_PER_MONTH, DAYS_PER_YEAR, day, year_start
 from synthetic.draws import sigmoid
 from synthetic.financing import LATE_STAGES
 from synthetic.ip import CLASS1_TYPES, PATENT_TYPES, PLEDGEABLE_TYPES
@@ -308,9 +309,12 @@ class AsOfRecords:
             age_years=(q.day - self.pop.founded[firm]) / DAYS_PER_YEAR,
             health=self.pop.health_at(firm, q.day),
             industry=self.pop.industry[firm],
-            export_shock=self.pop.exporter[firm]
-            & (q.day >= EXPORT_SHOCK_FROM)
-            & (q.day < EXPORT_SHOCK_UNTIL),
+            export_shock=(
+                self.pop.exporter[firm]
+                & (q.day >= EXPORT_SHOCK_FROM)
+                & (q.day < EXPORT_SHOCK_UNTIL)
+            )
+            | _in_extension_shock(self.pop.shock_year[firm], q.day),
         )
 
 
@@ -424,6 +428,15 @@ def true_logit(r: Readings) -> np.ndarray:
 def true_pd(r: Readings) -> np.ndarray:
     """sigmoid(true_logit)."""
     return sigmoid(true_logit(r))
+
+
+def _in_extension_shock(shock_year: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """Within an extension's shock: February of its first year to the end of the next
+    (the span of the 2020 shock)."""
+    shift = day("2020-02-01") - day("2020-01-01")
+    start = year_start(np.maximum(shock_year, 1970)) + shift
+    end = year_start(np.maximum(shock_year, 1970) + 2)
+    return (shock_year > 0) & (days >= start) & (days < end)
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:

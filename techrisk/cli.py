@@ -14,7 +14,7 @@ from rich.table import Table
 
 from techrisk_base import settings
 from techrisk_base.arguments import iso_date, port, positive_int
-from techrisk_base.errors import TechriskError
+from techrisk_base.errors import InvalidArgument, TechriskError
 
 console = Console()
 #: One synthetic firm's score request, shipped in the repo for the README's curl example.
@@ -25,27 +25,41 @@ EXAMPLE_REQUEST = Path("examples/score_request.json")
 DEMO_CAPITAL_PER_FIRM = 5.0
 
 
-def _generate(firms: int, seed: int, out: Path) -> None:
-    from synthetic import generate_market, write_market
+def _generate(firms: int, seed: int, out: Path, extend: argparse.Namespace | None = None) -> None:
+    from synthetic import manifest
 
+    spec = manifest.MarketSpec(n_firms=firms, seed=seed)
+    if extend is not None and extend.shock and extend.extend_to is None:
+        raise InvalidArgument("--shock", extend.shock, "needs --extend-to (a period to shock)")
+    if extend is not None and extend.extend_to is not None:
+        shock = None
+        if extend.shock == "export":
+            shock = manifest.export_shock(tuple(extend.shock_industries), extend.shock_from)
+        spec = manifest.extended(manifest.read(extend.market), extend.extend_to.isoformat(), shock)
+        out = extend.out or extend.market
     start = time.perf_counter()
-    with console.status(f"Generating a market of {firms:,} firms (seed {seed})…"):
-        tables = generate_market(n_firms=firms, seed=seed)
-        paths = write_market(tables, out)
+    with console.status(
+        f"Generating a market of {spec.n_firms:,} firms (seed {spec.seed}) until {spec.until}…"
+    ):
+        tables = spec.generate()
+        paths = manifest.write(spec, tables, out)
     elapsed = time.perf_counter() - start
     table = Table(title=f"Synthetic market → {out}  ({elapsed:.1f} s)")
     table.add_column("table")
     table.add_column("rows", justify="right")
     table.add_column("file")
     for name, path in paths.items():
-        table.add_row(name, f"{len(tables[name]):,}", str(path))
+        table.add_row(name, f"{len(tables[name]):,}" if name in tables else "", str(path))
     console.print(table)
     apps = tables["applications"]
-    by_product = apps.groupby("product")["default_12m"].agg(["size", "mean"])
+    by_product = apps.groupby("product")["default_12m"].agg(["size", "count", "mean"])
     for product, row in by_product.iterrows():
         console.print(
-            f"  {product}: {int(row['size']):,} applications, default rate {row['mean']:.2%}"
+            f"  {product}: {int(row['size']):,} applications, {int(row['count']):,} with a "
+            f"matured outcome, default rate {row['mean']:.2%}"
         )
+    if spec.shock is not None:
+        console.print(f"  shock: {', '.join(spec.shock.industries)} {spec.shock.loss_by_year}")
 
 
 def _features(market: Path, out: Path) -> None:
@@ -91,6 +105,7 @@ def _train(
 
     from training.config import TrainConfig
     from training.run import train
+
     if config_path is not None:
         config = TrainConfig.from_toml(config_path)
     else:
@@ -128,9 +143,7 @@ def _train(
         f"@{result.alias}; timings "
         + ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items())
     )
-    console.print(
-        f"Look at it: .venv/bin/mlflow ui --backend-store-uri {settings.tracking_uri()}"
-    )
+    console.print(f"Look at it: .venv/bin/mlflow ui --backend-store-uri {settings.tracking_uri()}")
 
 
 def _latest_year_list(market: Path, out: Path) -> Path:
@@ -184,7 +197,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     gen = sub.add_parser("generate", help="write a synthetic tech-SME market (Parquet)")
     gen.add_argument("--firms", type=positive_int, default=100_000)
     gen.add_argument("--seed", type=int, default=0)
-    gen.add_argument("--out", type=Path, default=settings.market_dir())
+    gen.add_argument("--out", type=Path, help="default: the market folder")
+    gen.add_argument(
+        "--extend-to",
+        type=iso_date,
+        help="observe the market of --market (its market.json) until this ISO date: same "
+        "firms, entrants, records and applications continue, outcomes mature after 12 months",
+    )
+    gen.add_argument("--market", type=Path, default=settings.market_dir())
+    gen.add_argument("--shock", choices=("export",), help="with --extend-to: a 2020-like shock")
+    gen.add_argument(
+        "--shock-industries",
+        type=lambda text: [w.strip() for w in text.split(",") if w.strip()],
+        default=["electronic_info", "advanced_manufacturing"],
+        help="comma-separated industries whose exporters the shock hits",
+    )
+    gen.add_argument(
+        "--shock-from", type=int, help="first shocked year (default: the first extended year)"
+    )
 
     feat = sub.add_parser("features", help="build the point-in-time feature table")
     feat.add_argument(
@@ -234,15 +264,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_allocate,
         run_screen,
     )
+    from techrisk.lifecycle import (
+        add_lifecycle_commands,
+        run_promote,
+        run_promotions,
+        run_retrain,
+    )
 
     add_audit_commands(sub)
+    add_lifecycle_commands(sub)
     add_screen_command(sub, settings.market_dir(), settings.screening_dir())
     add_allocate_command(sub, settings.screening_dir())
 
     args = parser.parse_args(argv)
     try:
         if args.command == "generate":
-            _generate(args.firms, args.seed, args.out)
+            _generate(args.firms, args.seed, args.out or args.market, args)
         elif args.command == "features":
             _features(args.market, args.out)
         elif args.command == "train":
@@ -254,6 +291,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             console.print(f"Built {bento.tag}: serve it with .venv/bin/bentoml serve {bento.tag}")
         elif args.command == "audit":
             run_audit(args)
+        elif args.command == "retrain":
+            run_retrain(args, console)
+        elif args.command == "promote":
+            run_promote(args, console)
+        elif args.command == "promotions":
+            run_promotions(args, console)
         elif args.command == "screen":
             run_screen(args, console)
         elif args.command == "allocate":
