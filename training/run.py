@@ -170,6 +170,7 @@ def train(
             "metrics": {k: round(v, 6) for k, v in run_metrics.items()},
             "excluded_leaky": prepared.excluded,
         },
+        products_train=product["train"],
     )
     mark("assemble")
 
