@@ -70,6 +70,24 @@ def _rounds(requests: Sequence[ScoreRequest]) -> list[list[int]]:
     return groups
 
 
+def request_features(requests: Sequence[ScoreRequest]) -> np.ndarray:
+    """The feature rows of many requests, in their order, built as ``score_many`` builds them.
+
+    ``techrisk monitor`` recomputes the served features from the audit's canonical inputs
+    through here, so monitoring and scoring share one feature code path.
+    """
+    out = np.empty((len(requests), 0))
+    for group in _rounds(requests):
+        converted = [to_sources(requests[i]) for i in group]
+        tables = {t for s, _ in converted for t in s}
+        sources = {t: _concat([s[t] for s, _ in converted if t in s]) for t in tables}
+        X = build_feature_matrix(sources, _concat([a for _, a in converted]))
+        if out.shape[1] == 0:
+            out = np.full((len(requests), X.shape[1]), np.nan)
+        out[group] = X
+    return out
+
+
 class Scorer:
     def __init__(self, handle: ModelHandle, audit: AuditStore | None) -> None:
         self.handle = handle

@@ -235,7 +235,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_screen,
     )
 
+    from serving.monitoring.cli import add_monitor_commands, run_monitor, run_outcomes
+
     add_audit_commands(sub)
+    add_monitor_commands(sub)
     add_screen_command(sub, settings.market_dir(), settings.screening_dir())
     add_allocate_command(sub, settings.screening_dir())
 
@@ -254,6 +257,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             console.print(f"Built {bento.tag}: serve it with .venv/bin/bentoml serve {bento.tag}")
         elif args.command == "audit":
             run_audit(args)
+        elif args.command == "monitor":
+            return run_monitor(args, console)
+        elif args.command == "outcomes":
+            run_outcomes(args, console)
         elif args.command == "screen":
             run_screen(args, console)
         elif args.command == "allocate":
