@@ -228,14 +228,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     from serving.audit_cli import add_audit_commands, run_audit
+    from serving.monitoring.cli import add_monitor_commands, run_monitor, run_outcomes
     from serving.screening.cli import (
         add_allocate_command,
         add_screen_command,
         run_allocate,
         run_screen,
     )
-
-    from serving.monitoring.cli import add_monitor_commands, run_monitor, run_outcomes
 
     add_audit_commands(sub)
     add_monitor_commands(sub)
