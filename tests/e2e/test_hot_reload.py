@@ -108,9 +108,7 @@ def test_alias_moves_forth_and_back_without_a_failed_request(
     failed = [r for r in results if r[0] != 200]
     assert not failed, failed[:3]
     for client in seen:
-        assert _versions_switch_once_each_way([v for _, _, v in client]), [
-            v for _, _, v in client
-        ]
+        assert _versions_switch_once_each_way([v for _, _, v in client]), [v for _, _, v in client]
     store = AuditStore(audit_url)
     try:
         recorded = {r.request_id: r.model_version for r in store.list(limit=100_000)}

@@ -58,7 +58,9 @@ def test_shadow_scores_are_stored_and_compared(registry, sample_requests, tmp_pa
     store.close()
 
 
-def test_a_full_queue_drops_the_shadow_not_the_answer(registry, sample_requests, tmp_path, monkeypatch):
+def test_a_full_queue_drops_the_shadow_not_the_answer(
+    registry, sample_requests, tmp_path, monkeypatch
+):
     from serving.model_source import from_registry
 
     for key, value in registry.items():
