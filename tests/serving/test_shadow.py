@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 
 import sqlalchemy as sa
 
+from models.calibration import PlattCalibrator
 from serving.audit import AuditStore, shadow_scores
 from serving.monitoring.drift import monitor
 from serving.monitoring.shadow import ShadowScorer
@@ -16,8 +16,10 @@ from serving.scoring import Scorer
 
 def _riskier(handle):
     """The champion with every PD's odds multiplied by e: a challenger that grades worse."""
-    model = copy.deepcopy(handle.model)
-    model.calibrator.intercept_ += 1.0
+    fitted = handle.model.calibrator.to_dict()
+    calibrator = PlattCalibrator.from_dict(fitted)
+    calibrator.intercept_ = handle.model.calibrator.intercept_ + 1.0
+    model = dataclasses.replace(handle.model, calibrator=calibrator)
     return dataclasses.replace(handle, model=model, version="99", alias="challenger")
 
 
