@@ -378,13 +378,10 @@ def monitor(
     served = read_back(rows, model.reference.features)
     if served.frame.empty:
         raise MonitorError(
-            f"none of the {len(rows)} decisions could be read back; first: "
-            f"{served.unreadable[0]}"
+            f"none of the {len(rows)} decisions could be read back; first: {served.unreadable[0]}"
         )
     windows = population_drift(served, model, model.reference, thresholds, window_by)
-    shadow = shadow_comparison(
-        served.frame, model.reference, model.master.n_grades, thresholds
-    )
+    shadow = shadow_comparison(served.frame, model.reference, model.master.n_grades, thresholds)
     calib = calibration(served.frame, outcomes, thresholds)
     parts = {
         "population": worst(w["status"] for w in windows),
