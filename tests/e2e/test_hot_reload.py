@@ -43,7 +43,7 @@ def own_registry(registry, tmp_path) -> dict[str, str]:
     with environment(env):
         client = MlflowClient(env["MLFLOW_TRACKING_URI"])
         first = client.get_model_version_by_alias("techrisk-pd", "champion")
-        assert first.version == "1"
+        assert str(first.version) == "1"
         client.create_model_version("techrisk-pd", first.source, run_id=first.run_id)
     return env
 
