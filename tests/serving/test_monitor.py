@@ -66,6 +66,23 @@ def test_reference_counts_missing_values_and_unseen_categories() -> None:
     assert ref.bins[SCORE].labels()[-1] == "missing"
 
 
+def test_a_collapsed_coverage_is_flagged() -> None:
+    from serving.monitoring.drift import _window_drift
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(5_000, 2))
+    score = rng.normal(600, 50, size=5_000)
+    ref = DriftReference.fit(X, ["a", "b"], score)
+    now = rng.normal(size=(1_000, 2))
+    now[:300, 1] = np.nan  # 30 % of "b" goes missing
+    window = _window_drift(ALL, ALL, "2025-01", now, score[:1_000], ref, Thresholds())
+    b = window["features"]["b"]
+    assert b["missing_reference"] == 0 and b["missing_now"] == pytest.approx(0.3)
+    assert b["coverage_status"] == "act" and window["status"] == "act"
+    assert window["features"]["a"]["status"] == "ok"
+    assert window["flagged_features"] == ["b"]
+
+
 def test_thresholds_name_a_bad_value() -> None:
     with pytest.raises(MonitorError, match=r"psi_watch \(0.3\).*psi_act \(0.25\)"):
         Thresholds(psi_watch=0.3)
