@@ -31,6 +31,7 @@ from models.calibration import PlattCalibrator
 from models.cohorts import PeerCohorts, age_band, size_band
 from models.encoding import FeatureEncoder
 from models.reasons import ReasonBuilder
+from models.reference import DriftReference
 from models.scale import DecisionPolicy, MasterScale, ScoreScale
 from models.scorecard import WoEScorecard
 from models.treeshap import GBMContributions, explainer_for
@@ -40,6 +41,7 @@ PARAMS_FILE = "pd_model.json"
 COHORTS_FILE = "cohorts.json"
 REASONS_FILE = "reasons.json"
 SCORECARD_FILE = "scorecard.json"
+REFERENCE_FILE = "drift_reference.json"
 
 
 class Scores(NamedTuple):
@@ -82,6 +84,8 @@ class PDModel:
     cohorts: PeerCohorts | None = None
     cohort_columns: CohortColumns | None = None
     reasons: ReasonBuilder | None = None
+    #: Training histograms that ``techrisk monitor`` measures drift against.
+    reference: DriftReference | None = None
     #: Free-form facts about the model (training window, metrics) for metadata endpoints.
     info: dict[str, Any] = field(default_factory=dict)
     #: The booster's TreeSHAP, rebuilt from its dump whenever a model is made (never saved);
@@ -199,6 +203,8 @@ class PDModel:
         (directory / PARAMS_FILE).write_text(json.dumps(params, ensure_ascii=False, indent=1))
         if self.cohorts is not None:
             (directory / COHORTS_FILE).write_text(json.dumps(self.cohorts.to_dict()))
+        if self.reference is not None:
+            (directory / REFERENCE_FILE).write_text(json.dumps(self.reference.to_dict()))
         if self.reasons is not None:
             (directory / REASONS_FILE).write_text(
                 json.dumps(self.reasons.to_dict(), ensure_ascii=False)
@@ -213,6 +219,7 @@ class PDModel:
         reasons_path = directory / REASONS_FILE
         booster_path = directory / BOOSTER_FILE
         scorecard_path = directory / SCORECARD_FILE
+        reference_path = directory / REFERENCE_FILE
         encoder = FeatureEncoder.from_dict(params["encoder"])
         return cls(
             booster=lgb.Booster(model_file=str(booster_path)) if booster_path.exists() else None,
@@ -238,6 +245,11 @@ class PDModel:
             reasons=(
                 ReasonBuilder.from_dict(encoder.features, json.loads(reasons_path.read_text()))
                 if reasons_path.exists()
+                else None
+            ),
+            reference=(
+                DriftReference.from_dict(json.loads(reference_path.read_text()))
+                if reference_path.exists()
                 else None
             ),
             info=params["info"],

@@ -331,6 +331,34 @@ decisions = sa.Table(
     sa.Index("ix_decisions_created_at", "created_at"),
 )
 
+# --- monitoring: shadow scores and realised outcomes (migration 0002) -------------------------
+
+#: The shadow model's answer to a decision's request, written after the champion's answer
+#: left; never returned to the caller. ``techrisk monitor`` compares the two.
+shadow_scores = sa.Table(
+    "shadow_scores",
+    metadata,
+    sa.Column("request_id", sa.String(32), primary_key=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("model_name", sa.String(), nullable=False),
+    sa.Column("model_version", sa.String(), nullable=False),
+    sa.Column("pd", sa.Double(), nullable=False),
+    sa.Column("score", sa.Double(), nullable=False),
+    sa.Column("grade", sa.Integer(), nullable=False),
+    sa.Column("decision", sa.String(8), nullable=False),
+    sa.Index("ix_shadow_scores_created_at", "created_at"),
+)
+
+#: Realised defaults by loan id, loaded by ``techrisk outcomes`` as loans mature.
+outcomes = sa.Table(
+    "outcomes",
+    metadata,
+    sa.Column("loan_id", sa.String(), primary_key=True),
+    sa.Column("default_12m", sa.Boolean(), nullable=False),
+    sa.Column("loaded_at", UTCDateTime(), nullable=False),
+    sa.Column("source", sa.String(), nullable=False),
+)
+
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """An Alembic config for the shipped migrations, no ``alembic.ini`` needed.
@@ -433,6 +461,55 @@ class AuditStore:
     def close(self) -> None:
         """Close pooled connections (at shutdown, or before dropping a test database)."""
         self._engine.dispose()
+
+    # --- monitoring: shadow scores and outcomes ------------------------------------------
+
+    def record_shadow(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Commit shadow scores (``shadow_scores`` columns), one transaction per call."""
+        action = f"could not record {len(rows)} shadow scores"
+        if rows:
+            with self._unavailable(action), self._writer.begin() as connection:
+                connection.execute(sa.insert(shadow_scores), list(rows))
+
+    def record_outcomes(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Store realised outcomes by loan id; a loan loaded again takes its newest outcome."""
+        ids = [r["loan_id"] for r in rows]
+        action = f"could not record {len(rows)} outcomes"
+        with self._unavailable(action), self._writer.begin() as connection:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                connection.execute(sa.delete(outcomes).where(outcomes.c.loan_id.in_(chunk)))
+            if rows:
+                connection.execute(sa.insert(outcomes), list(rows))
+
+    def monitoring_rows(
+        self, since: dt.datetime | None = None, until: dt.datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """Every decision made in ``[since, until)`` with its shadow score (``shadow_*``,
+        None when there is none) and input; outcomes are joined by the caller by loan id."""
+        shadow = shadow_scores.alias("s")
+        query = sa.select(
+            *[decisions.c[c] for c in ("request_id", "created_at", "product", "as_of")],
+            *[decisions.c[c] for c in ("model_version", "pd", "score", "grade", "decision")],
+            decisions.c.input,
+            shadow.c.model_version.label("shadow_model_version"),
+            shadow.c.pd.label("shadow_pd"),
+            shadow.c.score.label("shadow_score"),
+            shadow.c.grade.label("shadow_grade"),
+            shadow.c.decision.label("shadow_decision"),
+        ).select_from(decisions.outerjoin(shadow, shadow.c.request_id == decisions.c.request_id))
+        if since is not None:
+            query = query.where(decisions.c.created_at >= since)
+        if until is not None:
+            query = query.where(decisions.c.created_at < until)
+        with self._unavailable("could not read decisions"), self._engine.connect() as connection:
+            return [dict(row._mapping) for row in connection.execute(query)]
+
+    def outcome_rows(self) -> dict[str, bool]:
+        """Realised default (True) or not, by loan id."""
+        query = sa.select(outcomes.c.loan_id, outcomes.c.default_12m)
+        with self._unavailable("could not read outcomes"), self._engine.connect() as connection:
+            return {row.loan_id: bool(row.default_12m) for row in connection.execute(query)}
 
     def _insert(self, batch: Sequence[DecisionRecord], action: str) -> None:
         # Shallow: dataclasses.asdict would deep-copy every request's input.

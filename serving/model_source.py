@@ -51,7 +51,10 @@ def from_registry(uri: str | None = None) -> ModelHandle:
             if not versions:
                 raise ModelNotFound(uri, settings.tracking_uri(), "no version registered")
             version = str(max(int(v.version) for v in versions))
-        model: PDModel = mlflow.pyfunc.load_model(uri).unwrap_python_model().model
+        # Load the version just resolved, not the alias again: the alias may move between
+        # the two calls, and the handle must name the version it holds.
+        pinned = f"models:/{name}/{version}"
+        model: PDModel = mlflow.pyfunc.load_model(pinned).unwrap_python_model().model
     except MlflowException as exc:
         raise ModelNotFound(uri, settings.tracking_uri(), exc.message) from exc
     return ModelHandle(model=model, name=name, version=version, alias=alias, uri=uri)

@@ -12,6 +12,7 @@ import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -70,10 +71,42 @@ def _rounds(requests: Sequence[ScoreRequest]) -> list[list[int]]:
     return groups
 
 
+def request_features(requests: Sequence[ScoreRequest]) -> np.ndarray:
+    """The feature rows of many requests, in their order, built as ``score_many`` builds them.
+
+    ``techrisk monitor`` recomputes the served features from the audit's canonical inputs
+    through here, so monitoring and scoring share one feature code path.
+    """
+    out = np.empty((len(requests), 0))
+    for group in _rounds(requests):
+        converted = [to_sources(requests[i]) for i in group]
+        tables = {t for s, _ in converted for t in s}
+        sources = {t: _concat([s[t] for s, _ in converted if t in s]) for t in tables}
+        X = build_feature_matrix(sources, _concat([a for _, a in converted]))
+        if out.shape[1] == 0:
+            out = np.full((len(requests), X.shape[1]), np.nan)
+        out[group] = X
+    return out
+
+
+class Shadow(Protocol):
+    """Takes the champion's feature rows once the decisions are on record (never blocks)."""
+
+    def submit(
+        self, X: np.ndarray, products: Sequence[str], request_ids: Sequence[str]
+    ) -> None: ...
+
+
 class Scorer:
-    def __init__(self, handle: ModelHandle, audit: AuditStore | None) -> None:
+    """Scores with ``handle``; a hot reload replaces ``handle`` whole (one assignment), and
+    each call reads it once, so a request is answered and recorded by one model version."""
+
+    def __init__(
+        self, handle: ModelHandle, audit: AuditStore | None, shadow: Shadow | None = None
+    ) -> None:
         self.handle = handle
         self.audit = audit
+        self.shadow = shadow
 
     @property
     def model(self) -> PDModel:
@@ -96,9 +129,11 @@ class Scorer:
         """Score one request, record it, return the response."""
         sources, application = to_sources(request)
         X = build_feature_matrix(sources, application)
-        result = self._responses(X, [request], [sources])[0]
+        result = self._responses(X, [request], [sources], self.handle)[0]
         if self.audit is not None:
             self.audit.record(self._record(request, result, channel))
+        if self.shadow is not None:
+            self.shadow.submit(X, [result.product], [result.request_id])
         return result
 
     def score_many(
@@ -108,22 +143,30 @@ class Scorer:
 
         All decisions are recorded in one transaction before any is returned.
         """
+        handle = self.handle
         results: list[ScoreResponse | None] = [None] * len(requests)
+        rows: list[tuple[np.ndarray, list[int]]] = []
         for group in _rounds(requests):
             converted = [to_sources(requests[i]) for i in group]
             tables = {t for s, _ in converted for t in s}
             sources = {t: _concat([s[t] for s, _ in converted if t in s]) for t in tables}
             X = build_feature_matrix(sources, _concat([a for _, a in converted]))
             answers = self._responses(
-                X, [requests[i] for i in group], [s for s, _ in converted]
+                X, [requests[i] for i in group], [s for s, _ in converted], handle
             )
             for i, res in zip(group, answers, strict=True):
                 results[i] = res
+            rows.append((X, group))
         done = [r for r in results if r is not None]
         if self.audit is not None and done:
             self.audit.record_many(
                 self._record(req, res, channel) for req, res in zip(requests, done, strict=True)
             )
+        if self.shadow is not None:
+            for X, group in rows:
+                self.shadow.submit(
+                    X, [done[i].product for i in group], [done[i].request_id for i in group]
+                )
         return done
 
     def metadata(self) -> Metadata:
@@ -168,12 +211,13 @@ class Scorer:
         X: np.ndarray,
         requests: Sequence[ScoreRequest],
         sources: Sequence[Mapping[str, Mapping[str, np.ndarray]]],
+        handle: ModelHandle,
     ) -> list[ScoreResponse]:
         """One response per request; ``sources`` are each request's ``to_sources`` columns,
         so the ignored-as-future counts reuse the conversion the feature build made."""
-        scored = self.evaluate(X, [r.application.product for r in requests])
+        scored = kernel.score(handle.model, X, [r.application.product for r in requests])
         assert scored.reasons is not None  # asked for with top=TOP_REASONS
-        model = self.handle.describe()
+        model = handle.describe()
         out = []
         for i, (req, columns) in enumerate(zip(requests, sources, strict=True)):
             future = req.future_records(columns)
@@ -212,8 +256,8 @@ class Scorer:
             credit_code=result.credit_code,
             product=result.product,
             as_of=result.as_of,
-            model_name=self.handle.name,
-            model_version=self.handle.version,
+            model_name=result.model.name,
+            model_version=result.model.version,
             pd=result.pd,
             score=result.score,
             grade=result.grade,

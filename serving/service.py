@@ -14,6 +14,7 @@ Responses are the pydantic types of ``serving.responses``, rendered from the sco
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 from pathlib import Path
@@ -27,6 +28,8 @@ from starlette.responses import JSONResponse
 from serving import model_source
 from serving.audit import AuditStore, AuditUnavailable
 from serving.counterfactuals import suggest
+from serving.model_reload import AliasWatcher, ReloadFailed
+from serving.monitoring.shadow import ShadowScorer
 from serving.responses import (
     ErrorResponse,
     FieldError,
@@ -184,13 +187,87 @@ class TechRiskService:
         bento_model = bentoml.models.BentoModel(f"{settings.BENTO_MODEL_NAME}:latest")
 
     def __init__(self) -> None:
+        from_store = IN_BENTO and "TECHRISK_MODEL_URI" not in os.environ
         handle = (
             model_source.from_bento_store(self.bento_model)
-            if IN_BENTO and "TECHRISK_MODEL_URI" not in os.environ
+            if from_store
             else model_source.from_registry()
         )
-        self.scorer = Scorer(handle, AuditStore())
+        audit = AuditStore()
+        self.scorer = Scorer(handle, audit)
         log.info("serving %s", handle.describe())
+        self._start_shadow_and_reload(audit, reload=not from_store)
+
+    # --- shadow scoring and hot reload -----------------------------------------------------
+
+    def _start_shadow_and_reload(self, audit: AuditStore, reload: bool) -> None:
+        """A shadow scorer when ``TECHRISK_SHADOW_URI`` is set; alias watchers for the
+        champion (and shadow) when the model came from the registry."""
+        self.shadow: ShadowScorer | None = None
+        self.watchers: list[AliasWatcher] = []
+        shadow_uri = settings.shadow_uri()
+        if shadow_uri:
+            self.shadow = ShadowScorer(model_source.from_registry(shadow_uri), audit)
+            self.scorer.shadow = self.shadow
+            log.info("shadow-scoring with %s", self.shadow.handle.describe())
+        if not reload:
+            return
+        interval = settings.reload_seconds()
+        scorer = self.scorer
+        self.watchers.append(
+            AliasWatcher(
+                scorer.handle.uri,
+                lambda: scorer.handle,
+                lambda h: setattr(scorer, "handle", h),
+                interval,
+            )
+        )
+        if self.shadow is not None:
+            shadow = self.shadow
+            self.watchers.append(
+                AliasWatcher(
+                    shadow.handle.uri,
+                    lambda: shadow.handle,
+                    lambda h: setattr(shadow, "handle", h),
+                    interval,
+                )
+            )
+
+    @bentoml.on_shutdown
+    def stop_background_threads(self) -> None:
+        for watcher in self.watchers:
+            watcher.close()
+        if self.shadow is not None:
+            self.shadow.close()
+
+    @bentoml.api(route="/admin/reload")
+    def admin_reload(self, ctx: bentoml.Context) -> dict[str, Any]:
+        """Look up the served aliases now and swap to any version they moved to (admin token).
+
+        In-flight requests finish on the model they started with.
+        """
+        token = settings.admin_token()
+        given = ctx.request.headers.get("authorization", "")
+        if token is None:
+            return _refused(
+                ctx, 403, ErrorResponse(error="admin endpoints are off: TECHRISK_ADMIN_TOKEN unset")
+            )
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            return _refused(ctx, 401, ErrorResponse(error="admin token missing or wrong"))
+        if not self.watchers:
+            return _refused(
+                ctx, 409, ErrorResponse(error="this service serves a model packed in its Bento")
+            )
+        try:
+            results = [w.check() for w in self.watchers]
+        except ReloadFailed as exc:
+            return _refused(ctx, 503, ErrorResponse(error=str(exc)))
+        return {
+            "models": [
+                {"uri": r.uri, "previous": r.previous, "version": r.version, "changed": r.changed}
+                for r in results
+            ]
+        }
 
     @bentoml.on_deployment
     def create_audit_schema() -> None:

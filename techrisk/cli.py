@@ -258,6 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     from serving.audit_cli import add_audit_commands, run_audit
+    from serving.monitoring.cli import add_monitor_commands, run_monitor, run_outcomes
     from serving.screening.cli import (
         add_allocate_command,
         add_screen_command,
@@ -273,6 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     add_audit_commands(sub)
     add_lifecycle_commands(sub)
+    add_monitor_commands(sub)
     add_screen_command(sub, settings.market_dir(), settings.screening_dir())
     add_allocate_command(sub, settings.screening_dir())
 
@@ -297,6 +299,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_promote(args, console)
         elif args.command == "promotions":
             run_promotions(args, console)
+        elif args.command == "monitor":
+            return run_monitor(args, console)
+        elif args.command == "outcomes":
+            run_outcomes(args, console)
         elif args.command == "screen":
             run_screen(args, console)
         elif args.command == "allocate":

@@ -3,8 +3,9 @@
 ``TECHRISK_VAR`` (default ``var``, relative to the working directory, git-ignored) holds every
 embedded store: the synthetic market, the feature table, the MLflow SQLite store and its
 artifacts, the audit database and screening outputs. The other settings point elsewhere:
-``MLFLOW_TRACKING_URI``, ``TECHRISK_ARTIFACT_DIR``, ``TECHRISK_DATABASE_URL`` and
-``TECHRISK_MODEL_URI``.
+``MLFLOW_TRACKING_URI``, ``TECHRISK_ARTIFACT_DIR``, ``TECHRISK_DATABASE_URL``,
+``TECHRISK_MODEL_URI``, ``TECHRISK_SHADOW_URI``, ``TECHRISK_RELOAD_S`` and
+``TECHRISK_ADMIN_TOKEN``.
 
 A built Bento is served with its source folder, not the caller's, as the working directory
 of some processes, so a relative ``var`` would name two places. There the default is the
@@ -86,6 +87,30 @@ def audit_database() -> Path:
 
 def model_uri() -> str:
     return os.environ.get("TECHRISK_MODEL_URI") or DEFAULT_MODEL_URI
+
+
+def shadow_uri() -> str | None:
+    """``TECHRISK_SHADOW_URI``: a second model that scores each request after the answer
+    (e.g. ``models:/techrisk-pd@challenger``); unset, no shadow scoring."""
+    return os.environ.get("TECHRISK_SHADOW_URI") or None
+
+
+def reload_seconds() -> float:
+    """``TECHRISK_RELOAD_S``: how often the service asks the registry whether its aliases
+    moved (default 30; 0 turns polling off, ``/admin/reload`` still works)."""
+    text = os.environ.get("TECHRISK_RELOAD_S", "30")
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise InvalidArgument("TECHRISK_RELOAD_S", text, "must be a number of seconds >= 0")
+    return value
+
+
+def admin_token() -> str | None:
+    """``TECHRISK_ADMIN_TOKEN``: the bearer token of admin endpoints; unset, they refuse."""
+    return os.environ.get("TECHRISK_ADMIN_TOKEN") or None
 
 
 def parse_registry_uri(uri: str) -> tuple[str, str | None, str | None]:

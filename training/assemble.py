@@ -13,6 +13,7 @@ import numpy as np
 from features.registry import FAMILIES, REGISTRY
 from models.pd_model import CohortColumns, PDModel
 from models.reasons import FeatureMeta, ReasonBuilder, industry_medians
+from models.reference import DriftReference
 
 #: Our feature table's cohort columns; a bank's table without them gets no percentiles.
 COHORT_COLUMNS = CohortColumns(
@@ -52,11 +53,18 @@ def reason_builder(features: list[str], X_train: np.ndarray) -> ReasonBuilder:
 
 
 def assemble(
-    model: PDModel, X_train: np.ndarray, pd_train: np.ndarray, info: dict[str, Any]
+    model: PDModel,
+    X_train: np.ndarray,
+    pd_train: np.ndarray,
+    info: dict[str, Any],
+    products_train: np.ndarray | None = None,
 ) -> PDModel:
-    """Cohorts (when the table has the cohort columns), reasons and ``info``, in place."""
+    """Cohorts (when the table has the cohort columns), reasons, the drift reference (per
+    product when the table has products) and ``info``, in place."""
     if all(c in model.features for c in vars(COHORT_COLUMNS).values()):
         model.fit_cohorts(X_train, pd_train, COHORT_COLUMNS)
     model.reasons = reason_builder(model.features, X_train)
+    score_train = model.scale.score(pd_train)
+    model.reference = DriftReference.fit(X_train, model.features, score_train, products_train)
     model.info = info
     return model

@@ -170,6 +170,9 @@ def train(
             "metrics": {k: round(v, 6) for k, v in run_metrics.items()},
             "excluded_leaky": prepared.excluded,
         },
+        products_train=(
+            data.product[data.split.mask("train")] if data.product is not None else None
+        ),
     )
     mark("assemble")
 
