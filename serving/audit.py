@@ -281,7 +281,7 @@ class DecisionRecord:
         _require(
             self.idempotency_key is None or bool(IDEMPOTENCY_KEY.fullmatch(self.idempotency_key)),
             "idempotency_key",
-            f"must be 1 to {IDEMPOTENCY_KEY_MAX} printable ASCII characters",
+            f"must be 1 to {IDEMPOTENCY_KEY_MAX} printable ASCII characters without spaces",
             self.idempotency_key,
         )
 
@@ -651,9 +651,7 @@ class AuditStore:
         ):
             head = connection.execute(_locked_head()).one()
             first_kept = connection.execute(
-                sa.select(sa.func.min(decisions.c.seq)).where(
-                    decisions.c.created_at >= older_than
-                )
+                sa.select(sa.func.min(decisions.c.seq)).where(decisions.c.created_at >= older_than)
             ).scalar_one()
             last = head.head_seq if first_kept is None else first_kept - 1
             if last <= head.anchor_seq:

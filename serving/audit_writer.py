@@ -58,9 +58,7 @@ class Abandoned(Exception):
 #: ``commit(items, claim)`` writes the items in one transaction, calls ``claim()`` just before
 #: ``COMMIT`` (letting :class:`Abandoned` propagate, after rolling back), and returns each
 #: item's ``(outcome, error)`` in order: an error there fails that item alone.
-Commit = Callable[
-    [Sequence[Any], Callable[[], None]], Sequence[tuple[Any, BaseException | None]]
-]
+Commit = Callable[[Sequence[Any], Callable[[], None]], Sequence[tuple[Any, BaseException | None]]]
 
 
 class GroupWriter(Generic[Item, Outcome]):
