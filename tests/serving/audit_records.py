@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sqlite3
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -73,3 +75,30 @@ def pg_schema_url() -> Iterator[str]:
         with admin.begin() as connection:
             connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@contextmanager
+def held_write_lock(url: str) -> Iterator[None]:
+    """Another client holding the lock every audit write needs, until the block ends.
+
+    SQLite: a writer inside ``BEGIN IMMEDIATE``. PostgreSQL: ``LOCK TABLE decisions IN ACCESS
+    EXCLUSIVE MODE`` in an open transaction. Both are real locks in the real database.
+    """
+    if url.startswith("sqlite:///"):
+        connection = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            connection.execute("ROLLBACK")
+            connection.close()
+        return
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        connection.execute(sa.text("LOCK TABLE decisions IN ACCESS EXCLUSIVE MODE"))
+        try:
+            yield
+        finally:
+            transaction.rollback()
+    engine.dispose()
