@@ -7,7 +7,13 @@ below mirrors them for queries (a test proves the two agree).
 
 A record keeps the canonical request input next to its SHA-256, so a decision can be re-scored
 and the input proven unchanged. JSON columns are written with :func:`canonical_json`, so the
-stored text of ``input`` is exactly the text that was hashed.
+stored text of ``input`` is exactly the text that was hashed. With ``TECHRISK_AUDIT_KEY`` set,
+the input is stored encrypted instead (Fernet, from ``cryptography``): names and financials
+are then not in clear, and reading them back needs the key.
+
+Every row is chained to the one before it (``seq``, ``prev_hash``, ``row_hash``; see
+:func:`chain_hash`), so an edited, removed or inserted row is found by :meth:`AuditStore.verify`.
+The chain lives in the same database: it shows that rows changed, not who may change them.
 
 On a shared PostgreSQL database, keep the audit tables in their own schema by naming it in the
 URL: ``postgresql+psycopg://…/db?options=-csearch_path%3Daudit``.
@@ -34,11 +40,12 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from serving.audit_writer import DeadlinePassed, GroupWriter
 from techrisk_base import settings
-from techrisk_base.errors import TechriskError
+from techrisk_base.errors import InvalidArgument, TechriskError
 
 DECISIONS = ("approve", "review", "decline")
 CHANNELS = ("score", "score_batch", "screen")
@@ -62,6 +69,8 @@ _WRITE = "techrisk_write"
 #: Execution option: seconds this transaction may wait for locks (SQLite's busy timeout).
 _WAIT = "techrisk_wait_s"
 _REQUEST_ID = re.compile(r"[0-9a-f]{32}")
+#: The one key of a stored input encrypted at rest: ``{"fernet": "<token>"}``.
+_SEALED = "fernet"
 #: Integral floats below this are written as integers (exact in a double).
 _EXACT_INT = 2**53
 
@@ -340,36 +349,54 @@ def chain_hash(row: Mapping[str, Any], seq: int, prev_hash: str) -> str:
 class StoredDecision:
     """A row as read from the store, with the verdict of its own checks.
 
-    ``record`` is ``None`` when the row cannot even be read back as a decision (its input no
-    longer matches ``input_sha256``); ``problem`` then says why, as it does when the row's
-    content no longer matches its hash. ``row`` holds the column values as stored.
+    ``record`` is ``None`` when the row cannot be read back as a decision: its input no
+    longer matches ``input_sha256`` (``problem`` says so), or it is encrypted and this store
+    has no key (``sealed``; the row's hash is still checked). ``problem`` also says when the
+    row's content no longer matches its hash. ``row`` holds the column values as stored, the
+    input decrypted when the key is known.
     """
 
     row: dict[str, Any]
     record: DecisionRecord | None
     problem: str | None
+    sealed: bool = False
 
     @property
     def ok(self) -> bool:
         return self.problem is None
 
 
-def check_row(row: Mapping[str, Any]) -> StoredDecision:
+def check_row(row: Mapping[str, Any], fernet: Fernet | None = None) -> StoredDecision:
     """Check one stored row on its own: its hash, and its input against ``input_sha256``."""
     values = dict(row)
     try:
         expected = chain_hash(values, values["seq"], values["prev_hash"])
     except (ValueError, TypeError, AttributeError) as exc:
         return StoredDecision(values, None, f"row cannot be hashed: {exc}")
+    edited = "content does not match its row hash (edited after it was written)"
+    problem = None if expected == values["row_hash"] else edited
+    if _is_sealed(values["input"]):
+        if fernet is None:
+            return StoredDecision(values, None, problem, sealed=True)
+        try:
+            text = fernet.decrypt(values["input"][_SEALED].encode("ascii")).decode("utf-8")
+            values["input"] = json.loads(text)
+        except (InvalidToken, ValueError, UnicodeError):
+            return StoredDecision(
+                values,
+                None,
+                "input cannot be decrypted with TECHRISK_AUDIT_KEY (edited, or "
+                "written under another key)",
+            )
     try:
-        record: DecisionRecord | None = DecisionRecord(**values)
+        record = DecisionRecord(**values)
     except ValueError as exc:
         return StoredDecision(values, None, f"input does not match its hash: {exc}")
-    if expected != values["row_hash"]:
-        return StoredDecision(
-            values, record, "content does not match its row hash (edited after it was written)"
-        )
-    return StoredDecision(values, record, None)
+    return StoredDecision(values, record, problem)
+
+
+def _is_sealed(stored_input: object) -> bool:
+    return isinstance(stored_input, dict) and list(stored_input) == [_SEALED]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -380,6 +407,8 @@ class ChainReport:
     first_bad: str | None = None
     seq: int | None = None
     problem: str | None = None
+    #: Rows whose input is encrypted and was not checked, for want of the key.
+    sealed: int = 0
 
     @property
     def ok(self) -> bool:
@@ -515,9 +544,12 @@ class AuditStore:
     and the reason; a decision refused that way is never committed afterwards.
     """
 
-    def __init__(self, url: str | None = None, deadline_s: float | None = None) -> None:
+    def __init__(
+        self, url: str | None = None, deadline_s: float | None = None, key: str | None = None
+    ) -> None:
         self._url = make_url(url or settings.database_url())
         self.deadline_s = settings.audit_deadline_s() if deadline_s is None else deadline_s
+        self._fernet = _fernet(key if key is not None else settings.audit_key())
         self._engine = _create_engine(self._url, self.deadline_s)
         self._writer: GroupWriter[_Write, list[DecisionRecord]] = GroupWriter(self._commit)
 
@@ -572,7 +604,7 @@ class AuditStore:
         query = sa.select(decisions).where(decisions.c.request_id == request_id)
         with self._reading(f"could not read decision {request_id}") as connection:
             row = connection.execute(query).one_or_none()
-        return None if row is None else check_row(row._mapping)
+        return None if row is None else check_row(row._mapping, self._fernet)
 
     def list(
         self, limit: int = 50, credit_code: str | None = None, since: dt.datetime | None = None
@@ -598,7 +630,7 @@ class AuditStore:
             query = query.where(decisions.c.created_at >= since)
         with self._reading("could not list decisions") as connection:
             rows = connection.execute(query).all()
-        return [check_row(row._mapping) for row in rows]
+        return [check_row(row._mapping, self._fernet) for row in rows]
 
     def verify(self, chunk: int = 1_000) -> ChainReport:
         """Walk the chain from its anchor to its head; name the first row that breaks it.
@@ -607,7 +639,7 @@ class AuditStore:
         match ``input_sha256``, it does not link to the row before it, rows are missing
         before it, or the head does not point at the last row (rows removed from the end).
         """
-        checked = 0
+        checked = sealed = 0
         with self._reading("could not verify the chain") as connection:
             head = connection.execute(sa.select(decision_chain)).one()
             seq, prev = head.anchor_seq, head.anchor_hash
@@ -619,10 +651,12 @@ class AuditStore:
                     .limit(chunk)
                 ).all()
                 for row in rows:
-                    problem = _link_problem(row, seq, prev) or check_row(row._mapping).problem
+                    stored = check_row(row._mapping, self._fernet)
+                    problem = _link_problem(row, seq, prev) or stored.problem
                     if problem is not None:
-                        return ChainReport(checked, row.request_id, row.seq, problem)
+                        return ChainReport(checked, row.request_id, row.seq, problem, sealed)
                     checked += 1
+                    sealed += stored.sealed
                     seq, prev = row.seq, row.row_hash
                 if len(rows) < chunk:
                     break
@@ -633,8 +667,9 @@ class AuditStore:
                 head.head_seq,
                 f"the chain head names row {head.head_seq} but the last row is {seq}: rows "
                 "were removed from the end",
+                sealed,
             )
-        return ChainReport(checked)
+        return ChainReport(checked, sealed=sealed)
 
     def purge(self, older_than: dt.datetime) -> int:
         """Delete the oldest decisions created before ``older_than``; return how many.
@@ -726,7 +761,7 @@ class AuditStore:
         seq, prev = head.head_seq, head.head_hash
         records = [r for w in writes for r in w.records]
         keys = {r.idempotency_key for r in records if r.idempotency_key is not None}
-        known = _by_key(connection, keys)
+        known = self._by_key(connection, keys)
         taken = set(
             connection.execute(
                 sa.select(decisions.c.request_id).where(
@@ -745,6 +780,7 @@ class AuditStore:
             for record in fresh:
                 seq += 1
                 row = {name: getattr(record, name) for name in fields}  # shallow, no deepcopy
+                row["input"] = self._sealed(record)
                 row["seq"], row["prev_hash"] = seq, prev
                 row["row_hash"] = prev = chain_hash(row, seq, prev)
                 rows.append(row)
@@ -753,6 +789,23 @@ class AuditStore:
                     known[record.idempotency_key] = record
             results.append((outcome, None))
         return results, rows
+
+    def _by_key(self, connection: Connection, keys: set[str]) -> dict[str, DecisionRecord]:
+        if not keys:
+            return {}
+        query = sa.select(decisions).where(decisions.c.idempotency_key.in_(keys))
+        known = {}
+        for row in connection.execute(query):
+            stored = check_row(row._mapping, self._fernet)
+            known[row.idempotency_key] = _trusted(stored)
+        return known
+
+    def _sealed(self, record: DecisionRecord) -> object:
+        """The input as stored: canonical JSON, or its Fernet token when a key is set."""
+        if self._fernet is None:
+            return record.input
+        token = self._fernet.encrypt(canonical_json(record.input).encode("utf-8"))
+        return {_SEALED: token.decode("ascii")}
 
     def _refusal(self, action: str, error: BaseException) -> BaseException:
         if isinstance(error, IdempotencyConflict):
@@ -783,11 +836,30 @@ class AuditStore:
 
 
 def _trusted(stored: StoredDecision) -> DecisionRecord:
+    if stored.sealed and stored.problem is None:
+        raise TamperedDecision(
+            f"decision {stored.row['request_id']} has an encrypted input: set "
+            "TECHRISK_AUDIT_KEY to the key it was written with to read it"
+        )
     if stored.record is None or stored.problem is not None:
         raise TamperedDecision(
             f"decision {stored.row['request_id']} fails its check: {stored.problem}"
         )
     return stored.record
+
+
+def _fernet(key: str | None) -> Fernet | None:
+    if not key:
+        return None
+    try:
+        return Fernet(key.encode("ascii"))
+    except (ValueError, UnicodeError):
+        raise InvalidArgument(
+            "TECHRISK_AUDIT_KEY",
+            "<hidden>",
+            "must be a Fernet key (32 url-safe base64-encoded bytes, e.g. from "
+            "cryptography.fernet.Fernet.generate_key())",
+        ) from None
 
 
 def _locked_head() -> sa.Select:
@@ -801,15 +873,6 @@ def _link_problem(row: sa.Row, seq: int, prev: str) -> str | None:
     if row.prev_hash != prev:
         return "does not link to the row before it (prev_hash differs from that row's hash)"
     return None
-
-
-def _by_key(connection: Connection, keys: set[str]) -> dict[str, DecisionRecord]:
-    if not keys:
-        return {}
-    rows = connection.execute(
-        sa.select(decisions).where(decisions.c.idempotency_key.in_(keys))
-    ).all()
-    return {row.idempotency_key: DecisionRecord(**row._mapping) for row in rows}
 
 
 def _resolve(

@@ -4,7 +4,7 @@
 embedded store: the synthetic market, the feature table, the MLflow SQLite store and its
 artifacts, the audit database and screening outputs. The other settings point elsewhere:
 ``MLFLOW_TRACKING_URI``, ``TECHRISK_ARTIFACT_DIR``, ``TECHRISK_DATABASE_URL``,
-``TECHRISK_AUDIT_DEADLINE_S`` and ``TECHRISK_MODEL_URI``.
+``TECHRISK_AUDIT_DEADLINE_S``, ``TECHRISK_AUDIT_KEY`` and ``TECHRISK_MODEL_URI``.
 
 A built Bento is served with its source folder, not the caller's, as the working directory
 of some processes, so a relative ``var`` would name two places. There the default is the
@@ -106,6 +106,15 @@ def audit_deadline_s() -> float:
             "TECHRISK_AUDIT_DEADLINE_S", configured, "must be a number of seconds in [0.05, 600]"
         )
     return value
+
+
+def audit_key() -> str | None:
+    """Fernet key encrypting stored inputs at rest (``TECHRISK_AUDIT_KEY``); unset: clear JSON.
+
+    A secret: keep it out of the repository and of logs. Rows written under a key need that
+    key to be read back in full; their hashes are checked without it.
+    """
+    return os.environ.get("TECHRISK_AUDIT_KEY") or None
 
 
 def model_uri() -> str:

@@ -12,6 +12,13 @@ from serving.audit import AuditStore
 from tests.serving.audit_records import pg_schema_url
 
 
+@pytest.fixture(autouse=True)
+def patient_audit_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 10 s audit deadline: tests of other behaviour must not fail because a shared, loaded
+    machine took longer than the 2 s default. Tests of the deadline set their own."""
+    monkeypatch.setenv("TECHRISK_AUDIT_DEADLINE_S", "10")
+
+
 @pytest.fixture(scope="session")
 def asgi_app():
     """``Service.to_asgi()`` once per session: a second app in one process would register

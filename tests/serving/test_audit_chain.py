@@ -286,3 +286,41 @@ def test_the_sqlite_file_is_private(tmp_path: Path) -> None:
         mode = stat.S_IMODE((tmp_path / name).stat().st_mode)
         assert mode == 0o600, f"{name} has mode {mode:o}"
     store.close()
+
+
+# --- encryption at rest ----------------------------------------------------------------------
+
+
+def test_an_encrypted_input_is_not_in_clear_and_reads_back_with_the_key(url: str) -> None:
+    from cryptography.fernet import Fernet
+
+    key = Fernet.generate_key().decode()
+    store = AuditStore(url, key=key)
+    store.create_schema()
+    written = make_record()
+    store.record(written)
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        raw = connection.execute(sa.text("SELECT CAST(input AS TEXT) FROM decisions")).scalar()
+    engine.dispose()
+    assert INPUT["firm"]["name"] not in raw and '"fernet"' in raw
+    assert store.get(written.request_id) == written
+    assert store.verify().ok and store.verify().sealed == 0
+
+    keyless = AuditStore(url, key="")
+    assert keyless.verify().ok and keyless.verify().sealed == 1
+    assert keyless.list_stored()[0].sealed and keyless.list_stored()[0].ok
+    with pytest.raises(TamperedDecision, match="set TECHRISK_AUDIT_KEY"):
+        keyless.get(written.request_id)
+    other = AuditStore(url, key=Fernet.generate_key().decode())
+    assert "cannot be decrypted" in other.inspect(written.request_id).problem
+    for s in (store, keyless, other):
+        s.close()
+
+
+def test_a_malformed_key_is_refused_without_echoing_it() -> None:
+    from techrisk_base.errors import InvalidArgument
+
+    with pytest.raises(InvalidArgument, match="TECHRISK_AUDIT_KEY must be a Fernet key") as caught:
+        AuditStore("sqlite:///:memory:", key="not-a-key-secret")
+    assert "not-a-key-secret" not in str(caught.value)
