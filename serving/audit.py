@@ -717,7 +717,9 @@ class AuditStore:
         return True
 
     def close(self) -> None:
-        """Close pooled connections (at shutdown, or before dropping a test database)."""
+        """Stop the writer thread and close pooled connections (at shutdown, or before
+        dropping a test database)."""
+        self._writer.close()
         self._engine.dispose()
 
     # -- writing --------------------------------------------------------------------------

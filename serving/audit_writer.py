@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import queue
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -37,10 +36,9 @@ class DeadlinePassed(Exception):
 
 @dataclass(eq=False)
 class Submission(Generic[Item, Outcome]):
-    """One request's rows, waiting for the writer; ``deadline`` is on ``time.monotonic``."""
+    """One request's rows, waiting for the writer."""
 
     item: Item
-    deadline: float
     state: str = _QUEUED
     outcome: Outcome | None = None
     error: BaseException | None = None
@@ -71,15 +69,14 @@ class GroupWriter(Generic[Item, Outcome]):
         self._commit = commit
         self._name = name
         self._lock = threading.Lock()
-        self._queue: queue.SimpleQueue[Submission] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Submission | None] = queue.SimpleQueue()
         self._pid: int | None = None
 
     def submit(self, item: Item, timeout_s: float) -> Outcome:
         """Queue ``item`` and wait until it is committed; past ``timeout_s`` raise
         :class:`DeadlinePassed` (the item is then never committed)."""
-        self._ensure_thread()
-        submission: Submission = Submission(item, time.monotonic() + timeout_s)
-        self._queue.put(submission)
+        submission: Submission = Submission(item)
+        self._ensure_thread().put(submission)
         if not submission.done.wait(timeout_s):
             with self._lock:
                 if submission.state == _QUEUED:
@@ -90,16 +87,28 @@ class GroupWriter(Generic[Item, Outcome]):
             raise submission.error
         return submission.outcome  # type: ignore[return-value]
 
-    def _ensure_thread(self) -> None:
+    def close(self) -> None:
+        """Let this process's writer thread end once the queue before it is written; a later
+        ``submit`` starts a new one."""
         with self._lock:
             if self._pid == os.getpid():
-                return
+                self._queue.put(None)
+            self._pid = None
+
+    def _ensure_thread(self) -> queue.SimpleQueue[Submission | None]:
+        """The queue of this process's running writer thread, started if need be."""
+        with self._lock:
+            if self._pid == os.getpid():
+                return self._queue
             self._queue = queue.SimpleQueue()
             self._pid = os.getpid()
-            threading.Thread(target=self._run, name=self._name, daemon=True).start()
+            threading.Thread(
+                target=self._run, args=(self._queue,), name=self._name, daemon=True
+            ).start()
+            return self._queue
 
-    def _run(self) -> None:
-        own = self._queue
+    def _run(self, own: queue.SimpleQueue[Submission | None]) -> None:
+        """Write what has queued, batch after batch, until the ``close`` sentinel."""
         while True:
             batch = [own.get()]
             while True:
@@ -107,7 +116,11 @@ class GroupWriter(Generic[Item, Outcome]):
                     batch.append(own.get_nowait())
                 except queue.Empty:
                     break
-            self._write(batch)
+            pending = [s for s in batch if s is not None]
+            if pending:
+                self._write(pending)
+            if len(pending) < len(batch):
+                return
 
     def _write(self, batch: list[Submission]) -> None:
         """Commit ``batch``, rolling back and retrying without submissions abandoned meanwhile."""
