@@ -56,6 +56,8 @@ VERSION_TABLE = "techrisk_alembic_version"
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: How long ``create_schema`` and ``purge`` (not request paths) may wait for a lock.
 SCHEMA_WAIT_S = 30.0
+#: A batch of more rows than this waits one audit deadline per this many rows.
+ROWS_PER_DEADLINE = 250
 #: The least wait given to a transaction whose earliest deadline is (almost) past.
 _MIN_WAIT_S = 0.05
 IDEMPOTENCY_KEY_MAX = 200
@@ -724,9 +726,12 @@ class AuditStore:
 
     # -- writing --------------------------------------------------------------------------
     def _submit(self, batch: tuple[DecisionRecord, ...], action: str) -> list[DecisionRecord]:
-        write = _Write(batch, action, time.monotonic() + self.deadline_s)
+        # Writing rows takes time of its own: a large batch gets one deadline per
+        # ROWS_PER_DEADLINE rows, so a healthy store does not refuse it for its size.
+        timeout_s = self.deadline_s * max(1.0, len(batch) / ROWS_PER_DEADLINE)
+        write = _Write(batch, action, time.monotonic() + timeout_s)
         try:
-            return self._writer.submit(write, self.deadline_s)
+            return self._writer.submit(write, timeout_s)
         except DeadlinePassed as exc:
             raise AuditUnavailable(
                 f"audit store {self.url} is unavailable: {action}: {exc}; it never will be"
@@ -736,12 +741,16 @@ class AuditStore:
         self, writes: Sequence[_Write], claim: Callable[[], None]
     ) -> list[tuple[list[DecisionRecord] | None, BaseException | None]]:
         """The group writer's transaction: chain, idempotency and duplicates, then insert."""
-        wait_s = max(min(w.deadline for w in writes) - time.monotonic(), _MIN_WAIT_S)
+        now = time.monotonic()
+        # Locks are waited for no longer than the most urgent request allows; statements may
+        # run as long as the most patient one (a large batch's insert takes time).
+        wait_s = max(min(w.deadline for w in writes) - now, _MIN_WAIT_S)
+        run_s = max(max(w.deadline for w in writes) - now, _MIN_WAIT_S)
         try:
             with self._engine.connect() as connection:
                 connection.execution_options(**{_WRITE: True, _WAIT: wait_s})
                 with connection.begin():
-                    _set_timeouts(connection, wait_s)
+                    _set_timeouts(connection, wait_s, run_s)
                     results, rows = self._plan(connection, writes)
                     if rows:
                         connection.execute(sa.insert(decisions), rows)
@@ -897,18 +906,21 @@ def _resolve(
     return outcome, None, fresh
 
 
-def _set_timeouts(connection: Connection, wait_s: float) -> None:
-    """PostgreSQL: bound lock waits and statements for this transaction only (SQLite's busy
-    timeout is set as it begins)."""
+def _set_timeouts(connection: Connection, wait_s: float, run_s: float | None = None) -> None:
+    """PostgreSQL: bound lock waits (``wait_s``) and statements (``run_s``, default the same)
+    for this transaction only. SQLite's busy timeout is set as the transaction begins."""
     if connection.dialect.name == "postgresql":
-        ms = f"{max(1, int(wait_s * 1000))}ms"
         connection.execute(
             sa.text(
-                "SELECT set_config('lock_timeout', :ms, true), "
-                "set_config('statement_timeout', :ms, true)"
+                "SELECT set_config('lock_timeout', :lock, true), "
+                "set_config('statement_timeout', :statement, true)"
             ),
-            {"ms": ms},
+            {"lock": _ms(wait_s), "statement": _ms(wait_s if run_s is None else run_s)},
         )
+
+
+def _ms(seconds: float) -> str:
+    return f"{max(1, int(seconds * 1000))}ms"
 
 
 def _reason(exc: BaseException) -> str:

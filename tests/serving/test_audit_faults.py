@@ -115,3 +115,24 @@ def test_the_deadline_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> Non
         monkeypatch.setenv("TECHRISK_AUDIT_DEADLINE_S", bad)
         with pytest.raises(InvalidArgument, match="TECHRISK_AUDIT_DEADLINE_S must be a number"):
             audit_deadline_s()
+
+
+def test_a_large_batch_gets_time_for_its_size(url: str) -> None:
+    """A write slower than the deadline fails one decision, but not a batch of 2,500, which
+    waits one deadline per 250 rows (``ROWS_PER_DEADLINE``)."""
+    store = AuditStore(url, deadline_s=0.3)
+    store.create_schema()
+
+    def slow_insert(_conn, _cursor, statement: str, *_args) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO DECISIONS"):
+            time.sleep(0.45)
+
+    sa.event.listen(store._engine, "after_cursor_execute", slow_insert)
+    try:
+        with pytest.raises(AuditUnavailable, match="not committed within 0.3 s"):
+            store.record(make_record())
+        store.record_many([make_record(channel="score_batch") for _ in range(2_500)])
+    finally:
+        sa.event.remove(store._engine, "after_cursor_execute", slow_insert)
+    assert store.verify().rows == 2_500
+    store.close()
