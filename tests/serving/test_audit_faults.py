@@ -129,7 +129,7 @@ def test_a_large_batch_gets_time_for_its_size(url: str) -> None:
 
     sa.event.listen(store._engine, "after_cursor_execute", slow_insert)
     try:
-        with pytest.raises(AuditUnavailable, match="not committed within 0.3 s"):
+        with pytest.raises(AuditUnavailable, match=r"not committed within 0\.3 s"):
             store.record(make_record())
         store.record_many([make_record(channel="score_batch") for _ in range(2_500)])
     finally:
