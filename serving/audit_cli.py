@@ -131,6 +131,11 @@ def _verify(store: AuditStore, console: Console) -> None:
             f"{report.rows} row(s) before it verified"
         )
     console.print(f"Audit chain verified: {report.rows} row(s) match their hashes and links.")
+    if report.sealed:
+        console.print(
+            f"{report.sealed} encrypted input(s) were not checked against their hashes: set "
+            "TECHRISK_AUDIT_KEY to check them too."
+        )
 
 
 def _one(store: AuditStore, request_id: str) -> StoredDecision:
