@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup demo test test-fast lint bench bench-screening bench-real clean
+.PHONY: setup demo test test-fast lint bench bench-load bench-screening bench-real clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ lint: setup
 
 bench: setup
 	$(BIN)/python -m benchmarks.run
+
+# The load table alone (8 and 64 clients, SQLite and PostgreSQL) against the registered
+# champion (after `make demo`).
+bench-load: setup
+	$(BIN)/python -m benchmarks.serving_bench
 
 bench-screening: setup
 	$(BIN)/python -m benchmarks.screening

@@ -162,6 +162,16 @@ def main() -> None:
     parser.add_argument("--skip-training", action="store_true")
     parser.add_argument("--skip-serving", action="store_true")
     parser.add_argument("--serving-requests", type=int, default=1_000)
+    parser.add_argument(
+        "--load-requests", type=int, default=1_500, help="requests per load-benchmark run"
+    )
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get(
+            "TECHRISK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        ),
+        help="PostgreSQL for the load benchmark's second store ('' to skip it)",
+    )
     args = parser.parse_args()
 
     rows: list[tuple] = []
@@ -216,7 +226,14 @@ def _run_sections(args: argparse.Namespace, rows: list[tuple]) -> None:
                 from benchmarks.serving_bench import bench_serving
 
                 env = {k: os.environ[k] for k in ("MLFLOW_TRACKING_URI", "TECHRISK_ARTIFACT_DIR")}
-                rows += bench_serving(sources, env, Path(tmp), args.serving_requests)
+                rows += bench_serving(
+                    sources,
+                    env,
+                    Path(tmp),
+                    args.serving_requests,
+                    pg_url=args.pg_url or None,
+                    load_requests=args.load_requests,
+                )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Serving figures for ``make bench``: /score latency, /score_batch throughput, concurrency.
+"""Serving figures for ``make bench``: /score latency, /score_batch throughput, load.
 
 Each figure stands beside a baseline measured in the same run on the same model and firms:
 the in-process floor (features + predict + contributions), ``mlflow models serve`` answering
@@ -11,15 +11,25 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pandas as pd
 
+from benchmarks.load import (
+    commit_ms,
+    payloads,
+    pg_schema,
+    run_load,
+    sequential_p50_ms,
+    sqlite_url,
+)
 from features.build import build_feature_matrix
+from models.pd_model import PDModel
+from serving.audit import AuditStore
 from serving.examples import request_from_frames
 from serving.model_source import from_registry
 from serving.schemas import ScoreRequest, to_sources
@@ -49,13 +59,6 @@ def _bodies(sources: dict[str, pd.DataFrame], n: int, seed: int) -> list[dict]:
         firm = {name: g.get(row["credit_code"], empty[name]) for name, g in per_firm.items()}
         bodies.append(request_from_frames(firm, row))
     return bodies
-
-
-def _rss_mb(pid: int) -> float:
-    import psutil
-
-    root = psutil.Process(pid)
-    return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)]) / 2**20
 
 
 def _mlflow_serve_p50(uri: str, env: dict, frame: pd.DataFrame, n: int) -> float:
@@ -115,8 +118,25 @@ def _mlflow_serve_p50(uri: str, env: dict, frame: pd.DataFrame, n: int) -> float
         stop(process)
 
 
+def _floor_ms(model: PDModel, converted: list[tuple]) -> tuple[float, float]:
+    """p50 / p99 of the in-process floor: features, PD and contributions of one request."""
+    floor = []
+    for src, app in converted:
+        t = time.perf_counter()
+        X = build_feature_matrix(src, app)
+        model.score(X)
+        model.contributions(X)
+        floor.append(time.perf_counter() - t)
+    return _ms(floor)
+
+
 def bench_serving(
-    sources: dict[str, pd.DataFrame], env: dict, tmp: Path, n: int = 1_000
+    sources: dict[str, pd.DataFrame],
+    env: dict,
+    tmp: Path,
+    n: int = 1_000,
+    pg_url: str | None = None,
+    load_requests: int = 1_500,
 ) -> list[tuple]:
     env = {**os.environ, **env, "TECHRISK_DATABASE_URL": f"sqlite:///{tmp / 'audit.db'}"}
     os.environ.update({k: v for k, v in env.items() if k.startswith(("MLFLOW", "TECHRISK"))})
@@ -126,14 +146,7 @@ def bench_serving(
     requests = [ScoreRequest.model_validate(b) for b in bodies]
     converted = [to_sources(r) for r in requests]
 
-    floor = []
-    for src, app in converted:
-        t = time.perf_counter()
-        X = build_feature_matrix(src, app)
-        model.score(X)
-        model.contributions(X)
-        floor.append(time.perf_counter() - t)
-    floor_p50, floor_p99 = _ms(floor)
+    floor_p50, floor_p99 = _floor_ms(model, converted)
 
     rows: list[tuple] = []
     with (
@@ -168,13 +181,6 @@ def bench_serving(
     frame = pd.DataFrame(X_all, columns=model.features)
     mlflow_p50 = _mlflow_serve_p50(handle.uri, env, frame, min(n, 500))
 
-    concurrency = {}
-    for workers in (1, 2):
-        with bentoml_serve(
-            "serving.service:TechRiskService", {**env, "TECHRISK_WORKERS": str(workers)}, REPO
-        ) as base:
-            concurrency[workers] = _load(base, bodies, clients=8, seconds=20)
-
     rows.append(
         (
             f"/score latency p50 / p99 over {len(bodies):,} sequential requests (1 worker)",
@@ -193,53 +199,97 @@ def bench_serving(
             f"{batch_rate / bare_rate:.0%} of bare (target ≥ 50 %)",
         )
     )
-    for workers, (rate, rss) in concurrency.items():
-        rows.append(
-            (
-                f"8 concurrent clients for 20 s, {workers} worker(s)",
-                f"{rate:,.0f} requests/s",
-                f"server RSS {rss:,.0f} MB",
-                f"{rate * floor_p50 / 1e3:.2f}× one core's floor rate",
-            )
-        )
+    rows += bench_load(env, tmp, bodies, floor_p50, pg_url, load_requests)
     return rows
 
 
-def _load(base: str, bodies: list[dict], clients: int, seconds: float) -> tuple[float, float]:
-    """Requests/s of ``clients`` threads posting /score for ``seconds``; server RSS midway."""
-    done = [0]
-    lock = threading.Lock()
-    stop_at = time.monotonic() + seconds
+def bench_load(
+    env: dict,
+    tmp: Path,
+    bodies: list[dict],
+    floor_ms: float,
+    pg_url: str | None,
+    requests: int = 1_500,
+) -> list[tuple]:
+    """8 and 64 clients on SQLite and PostgreSQL, 2 workers; and the sequential /score p50
+    against the in-process floor plus one audit commit, measured on the same store."""
+    data = payloads(bodies)
+    stores: list[tuple[str, AbstractContextManager[str]]] = [
+        ("SQLite", nullcontext(sqlite_url(tmp)))
+    ]
+    if pg_url:
+        stores.append(("PostgreSQL", pg_schema(pg_url)))
+    rows: list[tuple] = []
+    for name, store in stores:
+        with store as url:
+            served = {**env, "TECHRISK_DATABASE_URL": url, "TECHRISK_WORKERS": "2"}
+            with bentoml_serve("serving.service:TechRiskService", served, REPO) as base:
+                sequential = sequential_p50_ms(base, data, 300)
+                reader = AuditStore(url)
+                template = reader.list(limit=1)[0]
+                reader.close()
+                commit = commit_ms(url, template)
+                rows.append(
+                    (
+                        f"/score p50, sequential, 2 workers, {name}",
+                        f"{sequential:.2f} ms",
+                        f"in-process floor {floor_ms:.2f} + one audit commit {commit:.2f} ms",
+                        f"{sequential / (floor_ms + commit):.2f}× (target ≤ 2×)",
+                    )
+                )
+                for clients in (8, 64):
+                    result = run_load(base, data, clients, requests, url)
+                    target = " (target ≥ 150 req/s)" if clients == 8 else ""
+                    rows.append(
+                        (
+                            f"{clients} clients × {result.requests:,} /score, 2 workers, {name}",
+                            f"{result.rate:,.0f} req/s{target}",
+                            f"p50 {result.p50_ms:.0f} / p99 {result.p99_ms:.0f} ms; "
+                            f"statuses {result.statuses}",
+                            f"audit rows {result.audit_rows:,} vs 200 responses {result.ok:,}: "
+                            + ("equal" if result.audit_rows == result.ok else "DIFFERENT"),
+                        )
+                    )
+    return rows
 
-    def client(k: int) -> None:
-        with httpx.Client(base_url=base, timeout=60) as c:
-            i = k
-            while time.monotonic() < stop_at:
-                c.post("/score", json=bodies[i % len(bodies)]).raise_for_status()
-                i += clients
-                with lock:
-                    done[0] += 1
 
-    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
-    for th in threads:
-        th.start()
-    time.sleep(seconds / 2)
-    pid = _server_pid(base)
-    rss = _rss_mb(pid) if pid else float("nan")
-    for th in threads:
-        th.join()
-    return done[0] / seconds, rss
+def main() -> None:
+    """``make bench-load``: the load table alone, against the registered champion.
+
+    Request bodies come from a small synthetic market generated here; the model is the one
+    ``TECHRISK_MODEL_URI`` names in the MLflow store of the environment (``make demo`` makes
+    one).
+    """
+    import argparse
+    import tempfile
+
+    from benchmarks.run import print_table
+    from synthetic import generate_market
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--firms", type=int, default=3_000, help="firms of the body market")
+    parser.add_argument("--requests", type=int, default=1_500, help="requests per load run")
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get(
+            "TECHRISK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        ),
+        help="PostgreSQL for the second store ('' to skip it)",
+    )
+    args = parser.parse_args()
+    sources = generate_market(n_firms=args.firms, seed=11)
+    bodies = _bodies(sources, 500, seed=2)
+    converted = [to_sources(ScoreRequest.model_validate(b)) for b in bodies]
+    floor_p50, _ = _floor_ms(from_registry().model, converted)
+    env = {**os.environ}
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = bench_load(env, Path(tmp), bodies, floor_p50, args.pg_url or None, args.requests)
+    print_table(
+        "techrisk load: 2 workers on this machine, a bounded async client on 127.0.0.1",
+        ("measure", "ours", "detail", "check"),
+        rows,
+    )
 
 
-def _server_pid(base: str) -> int | None:
-    """The PID listening on the server's port (psutil), for its RSS."""
-    import psutil
-
-    port = int(base.rsplit(":", 1)[1])
-    for conn in psutil.net_connections(kind="tcp"):
-        if conn.laddr and conn.laddr.port == port and conn.status == "LISTEN" and conn.pid:
-            parent = psutil.Process(conn.pid)
-            while parent.parent() and "bentoml" in " ".join(parent.parent().cmdline()):
-                parent = parent.parent()
-            return parent.pid
-    return None
+if __name__ == "__main__":
+    main()

@@ -7,7 +7,13 @@ below mirrors them for queries (a test proves the two agree).
 
 A record keeps the canonical request input next to its SHA-256, so a decision can be re-scored
 and the input proven unchanged. JSON columns are written with :func:`canonical_json`, so the
-stored text of ``input`` is exactly the text that was hashed.
+stored text of ``input`` is exactly the text that was hashed. With ``TECHRISK_AUDIT_KEY`` set,
+the input is stored encrypted instead (Fernet, from ``cryptography``): names and financials
+are then not in clear, and reading them back needs the key.
+
+Every row is chained to the one before it (``seq``, ``prev_hash``, ``row_hash``; see
+:func:`chain_hash`), so an edited, removed or inserted row is found by :meth:`AuditStore.verify`.
+The chain lives in the same database: it shows that rows changed, not who may change them.
 
 On a shared PostgreSQL database, keep the audit tables in their own schema by naming it in the
 URL: ``postgresql+psycopg://…/db?options=-csearch_path%3Daudit``.
@@ -26,7 +32,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -34,10 +40,12 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
+from serving.audit_writer import DeadlinePassed, GroupWriter
 from techrisk_base import settings
-from techrisk_base.errors import TechriskError
+from techrisk_base.errors import InvalidArgument, TechriskError
 
 DECISIONS = ("approve", "review", "decline")
 CHANNELS = ("score", "score_batch", "screen")
@@ -46,17 +54,25 @@ CREDIT_CODE_LENGTH = 18
 #: share one database.
 VERSION_TABLE = "techrisk_alembic_version"
 MIGRATIONS = Path(__file__).with_name("migrations")
-#: How long a SQLite writer waits for another writer's lock before failing.
-SQLITE_BUSY_TIMEOUT_S = 30.0
-#: How long to wait for a PostgreSQL server before answering 503, unless the URL says otherwise.
-PG_CONNECT_TIMEOUT_S = 5
+#: How long ``create_schema`` and ``purge`` (not request paths) may wait for a lock.
+SCHEMA_WAIT_S = 30.0
+#: A batch of more rows than this waits one audit deadline per this many rows.
+ROWS_PER_DEADLINE = 250
+#: The least wait given to a transaction whose earliest deadline is (almost) past.
+_MIN_WAIT_S = 0.05
+IDEMPOTENCY_KEY_MAX = 200
+IDEMPOTENCY_KEY = re.compile(rf"[\x21-\x7e]{{1,{IDEMPOTENCY_KEY_MAX}}}")
 #: PostgreSQL advisory-lock key that serialises concurrent ``create_schema`` calls.
 _SCHEMA_LOCK_KEY = 0x7465636872697300
 #: Alembic keeps its migration context in module globals, so one thread migrates at a time.
 _MIGRATING = threading.Lock()
 #: Execution option that makes a SQLite transaction take the write lock at ``BEGIN``.
 _WRITE = "techrisk_write"
+#: Execution option: seconds this transaction may wait for locks (SQLite's busy timeout).
+_WAIT = "techrisk_wait_s"
 _REQUEST_ID = re.compile(r"[0-9a-f]{32}")
+#: The one key of a stored input encrypted at rest: ``{"fernet": "<token>"}``.
+_SEALED = "fernet"
 #: Integral floats below this are written as integers (exact in a double).
 _EXACT_INT = 2**53
 
@@ -195,9 +211,13 @@ class DecisionRecord:
 
     ``request_id`` and ``created_at`` default to a fresh uuid4 hex and now (UTC);
     ``input_sha256`` defaults to the hash of ``input`` and, when given (as when read back),
-    must match it, so a tampered input cannot pass as the original. ``reasons`` and ``input``
-    are held in their canonical JSON form and numbers as plain ``float``/``int``, so a record
-    read back equals the one written on every backend.
+    must match it, so a tampered input cannot pass as the original. ``reasons``, ``input``
+    and ``response`` are held in their canonical JSON form and numbers as plain
+    ``float``/``int``, so a record read back equals the one written on every backend.
+
+    ``idempotency_key`` is the client's key for retries; ``response`` is then the answer as
+    sent, returned again to a retry. ``seq``, ``prev_hash`` and ``row_hash`` place the row in
+    the hash chain; the store fills them in when it writes, so they take no part in equality.
     """
 
     credit_code: str
@@ -215,6 +235,11 @@ class DecisionRecord:
     request_id: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex)
     created_at: dt.datetime = dataclasses.field(default_factory=lambda: dt.datetime.now(dt.UTC))
     input_sha256: str = ""
+    idempotency_key: str | None = None
+    response: dict[str, Any] | None = None
+    seq: int | None = dataclasses.field(default=None, compare=False)
+    prev_hash: str = dataclasses.field(default="", compare=False)
+    row_hash: str = dataclasses.field(default="", compare=False)
 
     def __post_init__(self) -> None:
         self._check_identifiers()
@@ -228,7 +253,7 @@ class DecisionRecord:
             self.input_sha256,
         )
         reasons_text = canonical_json(self.reasons)
-        normalised = {
+        normalised: dict[str, Any] = {
             "created_at": self.created_at.astimezone(dt.UTC),
             "pd": float(self.pd),
             "score": float(self.score),
@@ -237,6 +262,9 @@ class DecisionRecord:
             "input": _CanonicalDict(json.loads(input_text), input_text),
             "input_sha256": digest,
         }
+        if self.response is not None:
+            response_text = canonical_json(self.response)
+            normalised["response"] = _CanonicalDict(json.loads(response_text), response_text)
         for name, value in normalised.items():
             object.__setattr__(self, name, value)
 
@@ -261,6 +289,12 @@ class DecisionRecord:
             self.created_at,
         )
         _require(self.channel in CHANNELS, "channel", f"must be one of {CHANNELS}", self.channel)
+        _require(
+            self.idempotency_key is None or bool(IDEMPOTENCY_KEY.fullmatch(self.idempotency_key)),
+            "idempotency_key",
+            f"must be 1 to {IDEMPOTENCY_KEY_MAX} printable ASCII characters without spaces",
+            self.idempotency_key,
+        )
 
     def _check_outcome(self) -> None:
         _require(
@@ -275,7 +309,132 @@ def _require(ok: bool, field: str, rule: str, value: object) -> None:
         raise ValueError(f"DecisionRecord.{field} {rule}; got {value!r}")
 
 
-# --- the table -------------------------------------------------------------------------------
+# --- the hash chain --------------------------------------------------------------------------
+
+#: The ``prev_hash`` of the first row ever written.
+GENESIS_HASH = "0" * 64
+#: The columns a row's hash covers, besides its place (``seq``, ``prev_hash``). The input is
+#: covered through ``input_sha256``, which the record checks against the stored input.
+HASHED_FIELDS = (
+    "request_id",
+    "created_at",
+    "credit_code",
+    "product",
+    "as_of",
+    "model_name",
+    "model_version",
+    "pd",
+    "score",
+    "grade",
+    "decision",
+    "reasons",
+    "input_sha256",
+    "channel",
+    "idempotency_key",
+    "response",
+)
+
+
+def chain_hash(row: Mapping[str, Any], seq: int, prev_hash: str) -> str:
+    """SHA-256 of a row's canonical content and its place in the chain.
+
+    Changing this definition orphans every stored chain: it is part of the audit format.
+    """
+    content = {name: row[name] for name in HASHED_FIELDS}
+    content["created_at"] = row["created_at"].astimezone(dt.UTC).isoformat()
+    content["seq"] = seq
+    content["prev_hash"] = prev_hash
+    return hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredDecision:
+    """A row as read from the store, with the verdict of its own checks.
+
+    ``record`` is ``None`` when the row cannot be read back as a decision: its input no
+    longer matches ``input_sha256`` (``problem`` says so), or it is encrypted and this store
+    has no key (``sealed``; the row's hash is still checked). ``problem`` also says when the
+    row's content no longer matches its hash. ``row`` holds the column values as stored, the
+    input decrypted when the key is known.
+    """
+
+    row: dict[str, Any]
+    record: DecisionRecord | None
+    problem: str | None
+    sealed: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def check_row(row: Mapping[str, Any], fernet: Fernet | None = None) -> StoredDecision:
+    """Check one stored row on its own: its hash, and its input against ``input_sha256``."""
+    values = dict(row)
+    try:
+        expected = chain_hash(values, values["seq"], values["prev_hash"])
+    except (ValueError, TypeError, AttributeError) as exc:
+        return StoredDecision(values, None, f"row cannot be hashed: {exc}")
+    edited = "content does not match its row hash (edited after it was written)"
+    problem = None if expected == values["row_hash"] else edited
+    if _is_sealed(values["input"]):
+        if fernet is None:
+            return StoredDecision(values, None, problem, sealed=True)
+        try:
+            text = fernet.decrypt(values["input"][_SEALED].encode("ascii")).decode("utf-8")
+            values["input"] = json.loads(text)
+        except (InvalidToken, ValueError, UnicodeError):
+            return StoredDecision(
+                values,
+                None,
+                "input cannot be decrypted with TECHRISK_AUDIT_KEY (edited, or "
+                "written under another key)",
+            )
+    try:
+        record = DecisionRecord(**values)
+    except ValueError as exc:
+        return StoredDecision(values, None, f"input does not match its hash: {exc}")
+    return StoredDecision(values, record, problem)
+
+
+def _is_sealed(stored_input: object) -> bool:
+    return isinstance(stored_input, dict) and list(stored_input) == [_SEALED]
+
+
+@dataclasses.dataclass(frozen=True)
+class ChainReport:
+    """What ``verify`` found: rows checked, and the first row that breaks the chain."""
+
+    rows: int
+    first_bad: str | None = None
+    seq: int | None = None
+    problem: str | None = None
+    #: Rows whose input is encrypted and was not checked, for want of the key.
+    sealed: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+class TamperedDecision(TechriskError):
+    """A stored decision fails its check; the message names the row and what fails."""
+
+
+class IdempotencyConflict(TechriskError):
+    """An idempotency key already names a decision on a different input."""
+
+    def __init__(self, key: str, stored_request_id: str) -> None:
+        self.field = "Idempotency-Key"
+        self.value = key
+        self.rule = (
+            "must not be reused with a different body: it already names decision "
+            f"{stored_request_id}"
+        )
+        super().__init__(f"{self.field} {self.rule}; got {key!r}")
+
+
+# --- the tables ------------------------------------------------------------------------------
 
 
 class UTCDateTime(sa.TypeDecorator[dt.datetime]):
@@ -321,6 +480,11 @@ decisions = sa.Table(
     sa.Column("input_sha256", sa.String(64), nullable=False),
     sa.Column("input", sa.JSON(), nullable=False),
     sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("seq", sa.BigInteger(), nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("row_hash", sa.String(64), nullable=False),
+    sa.Column("idempotency_key", sa.String(IDEMPOTENCY_KEY_MAX), nullable=True),
+    sa.Column("response", sa.JSON(), nullable=True),
     sa.CheckConstraint(
         "decision IN ('approve', 'review', 'decline')", name="ck_decisions_decision"
     ),
@@ -329,6 +493,22 @@ decisions = sa.Table(
     ),
     sa.Index("ix_decisions_credit_code_created_at", "credit_code", "created_at"),
     sa.Index("ix_decisions_created_at", "created_at"),
+    sa.Index("ux_decisions_seq", "seq", unique=True),
+    sa.Index("ux_decisions_idempotency_key", "idempotency_key", unique=True),
+)
+
+#: One row: the chain's head (the newest row's place and hash), locked by every writer so
+#: concurrent writers keep one linear chain, and its anchor (the place and hash the oldest
+#: kept row links to: genesis, or the last row removed by ``purge``).
+decision_chain = sa.Table(
+    "decision_chain",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=False),
+    sa.Column("head_seq", sa.BigInteger(), nullable=False),
+    sa.Column("head_hash", sa.String(64), nullable=False),
+    sa.Column("anchor_seq", sa.BigInteger(), nullable=False),
+    sa.Column("anchor_hash", sa.String(64), nullable=False),
+    sa.CheckConstraint("id = 1", name="ck_decision_chain_one_row"),
 )
 
 # --- monitoring: shadow scores and realised outcomes (migration 0002) -------------------------
@@ -375,18 +555,33 @@ def alembic_config(connection: Connection | None = None) -> Config:
 # --- the store -------------------------------------------------------------------------------
 
 
+@dataclasses.dataclass(frozen=True)
+class _Write:
+    """Records that commit together or not at all, with the caller's words for them."""
+
+    records: tuple[DecisionRecord, ...]
+    action: str
+    deadline: float  # time.monotonic()
+
+
 class AuditStore:
     """Writes and reads decisions; one instance is safe to share across threads.
 
-    Every method opens its own connection from the engine's pool and holds no other state,
-    which is what makes sharing safe. Database failures surface as :class:`AuditUnavailable`
-    naming the store (password hidden) and the driver's reason.
+    Writes go through one :class:`~serving.audit_writer.GroupWriter` per store and process,
+    so concurrent requests share a transaction; every wait on the database (the pool, a lock,
+    a statement, SQLite's busy handler) is bounded by ``deadline_s``. Database failures and
+    missed deadlines surface as :class:`AuditUnavailable` naming the store (password hidden)
+    and the reason; a decision refused that way is never committed afterwards.
     """
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(
+        self, url: str | None = None, deadline_s: float | None = None, key: str | None = None
+    ) -> None:
         self._url = make_url(url or settings.database_url())
-        self._engine = _create_engine(self._url)
-        self._writer = self._engine.execution_options(**{_WRITE: True})
+        self.deadline_s = settings.audit_deadline_s() if deadline_s is None else deadline_s
+        self._fernet = _fernet(key if key is not None else settings.audit_key())
+        self._engine = _create_engine(self._url, self.deadline_s)
+        self._writer: GroupWriter[_Write, list[DecisionRecord]] = GroupWriter(self._commit)
 
     @property
     def url(self) -> str:
@@ -402,37 +597,56 @@ class AuditStore:
         """
         with self._unavailable("could not create the schema"):
             settings.ensure_local_store(self._url.render_as_string(hide_password=False))
-            with _MIGRATING, self._writer.begin() as connection:
+            options = {_WRITE: True, _WAIT: SCHEMA_WAIT_S}
+            with _MIGRATING, self._engine.execution_options(**options).begin() as connection:
                 if connection.dialect.name == "postgresql":
                     connection.execute(
                         sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY}
                     )
                 command.upgrade(alembic_config(connection), "head")
 
-    def record(self, decision: DecisionRecord) -> None:
-        """Commit one decision; raise :class:`AuditUnavailable` unless it is durably stored."""
-        self._insert([decision], f"could not record decision {decision.request_id}")
+    def record(self, decision: DecisionRecord) -> DecisionRecord:
+        """Commit one decision within the deadline, or raise :class:`AuditUnavailable`.
 
-    def record_many(self, decisions: Iterable[DecisionRecord]) -> None:
+        Returns the decision on record: ``decision`` itself, or, when its idempotency key
+        already names a decision on the same input, that earlier decision (nothing new is
+        written). The same key on a different input raises :class:`IdempotencyConflict`.
+        """
+        return self._submit((decision,), f"could not record decision {decision.request_id}")[0]
+
+    def record_many(self, decisions: Iterable[DecisionRecord]) -> list[DecisionRecord]:
         """Commit a batch in one transaction: all of it is on record, or none of it."""
-        batch = list(decisions)
-        if batch:
-            self._insert(
-                batch, f"could not record {len(batch)} decisions (first {batch[0].request_id})"
-            )
+        batch = tuple(decisions)
+        if not batch:
+            return []
+        return self._submit(
+            batch, f"could not record {len(batch)} decisions (first {batch[0].request_id})"
+        )
 
     def get(self, request_id: str) -> DecisionRecord | None:
-        """The decision with this request id, or ``None`` if there is none."""
+        """The decision with this request id, or ``None``; :class:`TamperedDecision` if the
+        stored row fails its check."""
+        stored = self.inspect(request_id)
+        return None if stored is None else _trusted(stored)
+
+    def inspect(self, request_id: str) -> StoredDecision | None:
+        """The row with this request id and the verdict of its check, or ``None``."""
         query = sa.select(decisions).where(decisions.c.request_id == request_id)
-        action = f"could not read decision {request_id}"
-        with self._unavailable(action), self._engine.connect() as connection:
+        with self._reading(f"could not read decision {request_id}") as connection:
             row = connection.execute(query).one_or_none()
-        return None if row is None else DecisionRecord(**row._mapping)
+        return None if row is None else check_row(row._mapping, self._fernet)
 
     def list(
         self, limit: int = 50, credit_code: str | None = None, since: dt.datetime | None = None
     ) -> list[DecisionRecord]:
-        """The newest ``limit`` decisions, optionally for one firm or from ``since`` on."""
+        """The newest ``limit`` decisions, optionally for one firm or from ``since`` on;
+        :class:`TamperedDecision` if one of them fails its check."""
+        return [_trusted(stored) for stored in self.list_stored(limit, credit_code, since)]
+
+    def list_stored(
+        self, limit: int = 50, credit_code: str | None = None, since: dt.datetime | None = None
+    ) -> list[StoredDecision]:
+        """As :meth:`list`, each row with the verdict of its check instead of raising."""
         if not isinstance(limit, int) or limit < 1:
             raise ValueError(f"limit must be a positive integer; got {limit!r}")
         query = (
@@ -444,38 +658,123 @@ class AuditStore:
             query = query.where(decisions.c.credit_code == credit_code)
         if since is not None:
             query = query.where(decisions.c.created_at >= since)
-        with self._unavailable("could not list decisions"), self._engine.connect() as connection:
+        with self._reading("could not list decisions") as connection:
             rows = connection.execute(query).all()
-        return [DecisionRecord(**row._mapping) for row in rows]
+        return [check_row(row._mapping, self._fernet) for row in rows]
+
+    def verify(self, chunk: int = 1_000) -> ChainReport:
+        """Walk the chain from its anchor to its head; name the first row that breaks it.
+
+        A row breaks the chain when its content does not match its hash, its input does not
+        match ``input_sha256``, it does not link to the row before it, rows are missing
+        before it, or the head does not point at the last row (rows removed from the end).
+        """
+        checked = sealed = 0
+        with self._reading("could not verify the chain") as connection:
+            head = connection.execute(sa.select(decision_chain)).one()
+            seq, prev = head.anchor_seq, head.anchor_hash
+            while True:
+                rows = connection.execute(
+                    sa.select(decisions)
+                    .where(decisions.c.seq > seq)
+                    .order_by(decisions.c.seq)
+                    .limit(chunk)
+                ).all()
+                for row in rows:
+                    stored = check_row(row._mapping, self._fernet)
+                    problem = _link_problem(row, seq, prev) or stored.problem
+                    if problem is not None:
+                        return ChainReport(checked, row.request_id, row.seq, problem, sealed)
+                    checked += 1
+                    sealed += stored.sealed
+                    seq, prev = row.seq, row.row_hash
+                if len(rows) < chunk:
+                    break
+        if (head.head_seq, head.head_hash) != (seq, prev):
+            return ChainReport(
+                checked,
+                None,
+                head.head_seq,
+                f"the chain head names row {head.head_seq} but the last row is {seq}: rows "
+                "were removed from the end",
+                sealed,
+            )
+        return ChainReport(checked, sealed=sealed)
+
+    def purge(self, older_than: dt.datetime) -> int:
+        """Delete the oldest decisions created before ``older_than``; return how many.
+
+        Only a prefix of the chain goes (up to the first row to keep), and the last removed
+        row's place and hash become the anchor, so the rest still verifies.
+        """
+        if older_than.tzinfo is None:
+            raise ValueError(f"older_than must be timezone-aware; got {older_than!r}")
+        options = {_WRITE: True, _WAIT: SCHEMA_WAIT_S}
+        with (
+            self._unavailable("could not purge decisions"),
+            self._engine.execution_options(**options).begin() as connection,
+        ):
+            head = connection.execute(_locked_head()).one()
+            first_kept = connection.execute(
+                sa.select(sa.func.min(decisions.c.seq)).where(decisions.c.created_at >= older_than)
+            ).scalar_one()
+            last = head.head_seq if first_kept is None else first_kept - 1
+            if last <= head.anchor_seq:
+                return 0
+            anchor = connection.execute(
+                sa.select(decisions.c.row_hash).where(decisions.c.seq == last)
+            ).scalar_one()
+            removed = connection.execute(sa.delete(decisions).where(decisions.c.seq <= last))
+            connection.execute(
+                sa.update(decision_chain).values(anchor_seq=last, anchor_hash=anchor)
+            )
+        return removed.rowcount
 
     def ping(self) -> bool:
-        """True when the database answers and holds the decisions table, i.e. writes can work."""
-        query = sa.select(sa.literal(1)).select_from(decisions).limit(1)
+        """True when a write could start now: the probe takes the write lock (SQLite) or the
+        table's write lock (PostgreSQL) within the deadline, then rolls back."""
         try:
             with self._engine.connect() as connection:
-                connection.execute(query)
-        except sa.exc.SQLAlchemyError:
+                connection.execution_options(**{_WRITE: True, _WAIT: self.deadline_s})
+                with connection.begin() as transaction:
+                    _set_timeouts(connection, self.deadline_s)
+                    if connection.dialect.name == "postgresql":
+                        connection.execute(sa.text("LOCK TABLE decisions IN ROW EXCLUSIVE MODE"))
+                    connection.execute(sa.select(decision_chain.c.head_seq)).one()
+                    transaction.rollback()
+        except (sa.exc.SQLAlchemyError, OSError):
             return False
         return True
 
     def close(self) -> None:
-        """Close pooled connections (at shutdown, or before dropping a test database)."""
+        """Stop the writer thread and close pooled connections (at shutdown, or before
+        dropping a test database)."""
+        self._writer.close()
         self._engine.dispose()
 
     # --- monitoring: shadow scores and outcomes ------------------------------------------
+
+    @contextmanager
+    def _write_transaction(self) -> Iterator[Connection]:
+        """A write transaction outside the decision chain, bounded by the deadline."""
+        with self._engine.connect() as connection:
+            connection.execution_options(**{_WRITE: True, _WAIT: self.deadline_s})
+            with connection.begin():
+                _set_timeouts(connection, self.deadline_s, self.deadline_s)
+                yield connection
 
     def record_shadow(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Commit shadow scores (``shadow_scores`` columns), one transaction per call."""
         action = f"could not record {len(rows)} shadow scores"
         if rows:
-            with self._unavailable(action), self._writer.begin() as connection:
+            with self._unavailable(action), self._write_transaction() as connection:
                 connection.execute(sa.insert(shadow_scores), list(rows))
 
     def record_outcomes(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Store realised outcomes by loan id; a loan loaded again takes its newest outcome."""
         ids = [r["loan_id"] for r in rows]
         action = f"could not record {len(rows)} outcomes"
-        with self._unavailable(action), self._writer.begin() as connection:
+        with self._unavailable(action), self._write_transaction() as connection:
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
                 connection.execute(sa.delete(outcomes).where(outcomes.c.loan_id.in_(chunk)))
@@ -511,12 +810,117 @@ class AuditStore:
         with self._unavailable("could not read outcomes"), self._engine.connect() as connection:
             return {row.loan_id: bool(row.default_12m) for row in connection.execute(query)}
 
-    def _insert(self, batch: Sequence[DecisionRecord], action: str) -> None:
-        # Shallow: dataclasses.asdict would deep-copy every request's input.
+
+    # -- writing --------------------------------------------------------------------------
+    def _submit(self, batch: tuple[DecisionRecord, ...], action: str) -> list[DecisionRecord]:
+        # Writing rows takes time of its own: a large batch gets one deadline per
+        # ROWS_PER_DEADLINE rows, so a healthy store does not refuse it for its size.
+        timeout_s = self.deadline_s * max(1.0, len(batch) / ROWS_PER_DEADLINE)
+        write = _Write(batch, action, time.monotonic() + timeout_s)
+        try:
+            return self._writer.submit(write, timeout_s)
+        except DeadlinePassed as exc:
+            raise AuditUnavailable(
+                f"audit store {self.url} is unavailable: {action}: {exc}; it never will be"
+            ) from exc
+
+    def _commit(
+        self, writes: Sequence[_Write], claim: Callable[[], None]
+    ) -> list[tuple[list[DecisionRecord] | None, BaseException | None]]:
+        """The group writer's transaction: chain, idempotency and duplicates, then insert."""
+        now = time.monotonic()
+        # Locks are waited for no longer than the most urgent request allows; statements may
+        # run as long as the most patient one (a large batch's insert takes time).
+        wait_s = max(min(w.deadline for w in writes) - now, _MIN_WAIT_S)
+        run_s = max(max(w.deadline for w in writes) - now, _MIN_WAIT_S)
+        try:
+            with self._engine.connect() as connection:
+                connection.execution_options(**{_WRITE: True, _WAIT: wait_s})
+                with connection.begin():
+                    _set_timeouts(connection, wait_s, run_s)
+                    results, rows = self._plan(connection, writes)
+                    if rows:
+                        connection.execute(sa.insert(decisions), rows)
+                        connection.execute(
+                            sa.update(decision_chain).values(
+                                head_seq=rows[-1]["seq"], head_hash=rows[-1]["row_hash"]
+                            )
+                        )
+                    claim()
+            return results
+        except (sa.exc.SQLAlchemyError, OSError) as exc:
+            return [(None, self._refusal(w.action, exc)) for w in writes]
+
+    def _plan(
+        self, connection: Connection, writes: Sequence[_Write]
+    ) -> tuple[list[tuple[list[DecisionRecord] | None, BaseException | None]], list[dict]]:
+        """Each write's outcome and the chained rows to insert, under the chain-head lock."""
+        head = connection.execute(_locked_head()).one()
+        seq, prev = head.head_seq, head.head_hash
+        records = [r for w in writes for r in w.records]
+        keys = {r.idempotency_key for r in records if r.idempotency_key is not None}
+        known = self._by_key(connection, keys)
+        taken = set(
+            connection.execute(
+                sa.select(decisions.c.request_id).where(
+                    decisions.c.request_id.in_({r.request_id for r in records})
+                )
+            ).scalars()
+        )
         fields = [f.name for f in dataclasses.fields(DecisionRecord)]
-        rows = [{name: getattr(decision, name) for name in fields} for decision in batch]
-        with self._unavailable(action), self._writer.begin() as connection:
-            connection.execute(sa.insert(decisions), rows)
+        results: list[tuple[list[DecisionRecord] | None, BaseException | None]] = []
+        rows: list[dict] = []
+        for write in writes:
+            outcome, error, fresh = _resolve(write, known, taken)
+            if error is not None:
+                results.append((None, self._refusal(write.action, error)))
+                continue
+            for record in fresh:
+                seq += 1
+                row = {name: getattr(record, name) for name in fields}  # shallow, no deepcopy
+                row["input"] = self._sealed(record)
+                row["seq"], row["prev_hash"] = seq, prev
+                row["row_hash"] = prev = chain_hash(row, seq, prev)
+                rows.append(row)
+                taken.add(record.request_id)
+                if record.idempotency_key is not None:
+                    known[record.idempotency_key] = record
+            results.append((outcome, None))
+        return results, rows
+
+    def _by_key(self, connection: Connection, keys: set[str]) -> dict[str, DecisionRecord]:
+        if not keys:
+            return {}
+        query = sa.select(decisions).where(decisions.c.idempotency_key.in_(keys))
+        known = {}
+        for row in connection.execute(query):
+            stored = check_row(row._mapping, self._fernet)
+            known[row.idempotency_key] = _trusted(stored)
+        return known
+
+    def _sealed(self, record: DecisionRecord) -> object:
+        """The input as stored: canonical JSON, or its Fernet token when a key is set."""
+        if self._fernet is None:
+            return record.input
+        token = self._fernet.encrypt(canonical_json(record.input).encode("utf-8"))
+        return {_SEALED: token.decode("ascii")}
+
+    def _refusal(self, action: str, error: BaseException) -> BaseException:
+        if isinstance(error, IdempotencyConflict):
+            return error
+        return AuditUnavailable(
+            f"audit store {self.url} is unavailable: {action}: {_reason(error)}"
+        )
+
+    # -- reading --------------------------------------------------------------------------
+    @contextmanager
+    def _reading(self, action: str) -> Iterator[Connection]:
+        """A read transaction bounded by the deadline, failures as :class:`AuditUnavailable`."""
+        with self._unavailable(action), self._engine.connect() as connection:
+            connection.execution_options(**{_WAIT: self.deadline_s})
+            with connection.begin():
+                _set_timeouts(connection, self.deadline_s)
+                yield connection
 
     @contextmanager
     def _unavailable(self, action: str) -> Iterator[None]:
@@ -529,6 +933,83 @@ class AuditStore:
             ) from exc
 
 
+def _trusted(stored: StoredDecision) -> DecisionRecord:
+    if stored.sealed and stored.problem is None:
+        raise TamperedDecision(
+            f"decision {stored.row['request_id']} has an encrypted input: set "
+            "TECHRISK_AUDIT_KEY to the key it was written with to read it"
+        )
+    if stored.record is None or stored.problem is not None:
+        raise TamperedDecision(
+            f"decision {stored.row['request_id']} fails its check: {stored.problem}"
+        )
+    return stored.record
+
+
+def _fernet(key: str | None) -> Fernet | None:
+    if not key:
+        return None
+    try:
+        return Fernet(key.encode("ascii"))
+    except (ValueError, UnicodeError):
+        raise InvalidArgument(
+            "TECHRISK_AUDIT_KEY",
+            "<hidden>",
+            "must be a Fernet key (32 url-safe base64-encoded bytes, e.g. from "
+            "cryptography.fernet.Fernet.generate_key())",
+        ) from None
+
+
+def _locked_head() -> sa.Select:
+    """The chain head, locked until the transaction ends (SQLite: its write lock does it)."""
+    return sa.select(decision_chain).where(decision_chain.c.id == 1).with_for_update()
+
+
+def _link_problem(row: sa.Row, seq: int, prev: str) -> str | None:
+    if row.seq != seq + 1:
+        return f"rows {seq + 1} to {row.seq - 1} are missing before it"
+    if row.prev_hash != prev:
+        return "does not link to the row before it (prev_hash differs from that row's hash)"
+    return None
+
+
+def _resolve(
+    write: _Write, known: Mapping[str, DecisionRecord], taken: set[str]
+) -> tuple[list[DecisionRecord] | None, BaseException | None, list[DecisionRecord]]:
+    """(decisions on record, error, records to insert) for one write."""
+    outcome: list[DecisionRecord] = []
+    fresh: list[DecisionRecord] = []
+    for record in write.records:
+        earlier = known.get(record.idempotency_key) if record.idempotency_key else None
+        if earlier is not None:
+            if earlier.input_sha256 != record.input_sha256:
+                return None, IdempotencyConflict(record.idempotency_key, earlier.request_id), []
+            outcome.append(earlier)
+            continue
+        if record.request_id in taken or any(r.request_id == record.request_id for r in fresh):
+            return None, ValueError(f"request id {record.request_id} is already on record"), []
+        outcome.append(record)
+        fresh.append(record)
+    return outcome, None, fresh
+
+
+def _set_timeouts(connection: Connection, wait_s: float, run_s: float | None = None) -> None:
+    """PostgreSQL: bound lock waits (``wait_s``) and statements (``run_s``, default the same)
+    for this transaction only. SQLite's busy timeout is set as the transaction begins."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            sa.text(
+                "SELECT set_config('lock_timeout', :lock, true), "
+                "set_config('statement_timeout', :statement, true)"
+            ),
+            {"lock": _ms(wait_s), "statement": _ms(wait_s if run_s is None else run_s)},
+        )
+
+
+def _ms(seconds: float) -> str:
+    return f"{max(1, int(seconds * 1000))}ms"
+
+
 def _reason(exc: BaseException) -> str:
     """The driver's own words on one line (psycopg spreads them over several)."""
     cause = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
@@ -536,37 +1017,56 @@ def _reason(exc: BaseException) -> str:
     return f"{type(cause).__name__}: {'; '.join(lines)}"
 
 
-def _create_engine(url: URL) -> Engine:
-    """A pooled engine writing canonical JSON; SQLite tuned for concurrent writers."""
-    options: dict[str, Any] = {"pool_pre_ping": True, "json_serializer": _serialize}
+def _create_engine(url: URL, deadline_s: float) -> Engine:
+    """A pooled engine writing canonical JSON, whose waits are bounded by ``deadline_s``."""
+    options: dict[str, Any] = {
+        "pool_pre_ping": True,
+        "pool_timeout": deadline_s,
+        "json_serializer": _serialize,
+    }
     backend = url.get_backend_name()
     if backend == "sqlite":
-        engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}, **options)
-        _take_sqlite_transactions(engine)
+        engine = sa.create_engine(url, connect_args={"timeout": deadline_s}, **options)
+        _take_sqlite_transactions(engine, url.database, deadline_s)
         return engine
     if backend == "postgresql" and "connect_timeout" not in url.query:
-        options["connect_args"] = {"connect_timeout": PG_CONNECT_TIMEOUT_S}
+        # libpq counts whole seconds and treats anything below 2 as 2.
+        options["connect_args"] = {"connect_timeout": max(2, math.ceil(deadline_s))}
     return sa.create_engine(url, **options)
 
 
-def _take_sqlite_transactions(engine: Engine) -> None:
-    """WAL, and transactions begun by us rather than by the driver.
+def _take_sqlite_transactions(engine: Engine, database: str | None, deadline_s: float) -> None:
+    """WAL, a private file, and transactions begun by us rather than by the driver.
 
     WAL lets readers run beside the one writer. Python's ``sqlite3`` would run DDL outside
     any transaction and begin DML lazily; emitting ``BEGIN`` ourselves makes the schema
     migration atomic, and ``BEGIN IMMEDIATE`` on writes takes the write lock up front, where
-    the busy timeout makes concurrent writers wait instead of failing.
+    the busy timeout (the transaction's remaining deadline) bounds the wait for it.
     """
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         _set_wal(dbapi_connection)
+        if database and database != ":memory:":
+            _make_private(Path(database))
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        write = connection.get_execution_options().get(_WRITE, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        options = connection.get_execution_options()
+        wait_ms = max(1, int(options.get(_WAIT, deadline_s) * 1000))
+        connection.exec_driver_sql(f"PRAGMA busy_timeout = {wait_ms}")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE) else "BEGIN")
+
+
+def _make_private(database: Path) -> None:
+    """Owner-only permissions on the database and its WAL files: they hold firms' records."""
+    for path in (database, *(database.with_name(database.name + s) for s in ("-wal", "-shm"))):
+        try:
+            if path.stat().st_mode & 0o077:
+                path.chmod(0o600)
+        except (FileNotFoundError, PermissionError):
+            continue
 
 
 def _set_wal(dbapi_connection: Any, attempts: int = 50, pause_s: float = 0.1) -> None:

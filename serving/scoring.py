@@ -20,7 +20,7 @@ from features.build import build_feature_matrix
 from models import kernel
 from models.kernel import TOP_REASONS, Scored
 from models.pd_model import PDModel
-from serving.audit import AuditStore, DecisionRecord
+from serving.audit import IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_MAX, AuditStore, DecisionRecord
 from serving.responses import (
     DecisionBand,
     FeatureInfo,
@@ -32,6 +32,7 @@ from serving.responses import (
     ScoreScaleInfo,
 )
 from serving.schemas import ScoreRequest, to_sources
+from techrisk_base.errors import InvalidArgument
 
 
 @dataclass(frozen=True)
@@ -125,13 +126,37 @@ class Scorer:
         counterfactual candidates and comparisons (see ``models.kernel.score``)."""
         return kernel.score(self.model, X, products, top=top, lower=lower)
 
-    def score(self, request: ScoreRequest, channel: str = "score") -> ScoreResponse:
-        """Score one request, record it, return the response."""
+    def score(
+        self,
+        request: ScoreRequest,
+        channel: str = "score",
+        *,
+        idempotency_key: str | None = None,
+    ) -> ScoreResponse:
+        """Score one request, record it, return the response.
+
+        With an ``idempotency_key`` (the client's ``Idempotency-Key`` header), a retry of a
+        recorded request returns the decision on record, as first answered, and records
+        nothing new; the key on a different body raises ``IdempotencyConflict``. An invalid
+        key raises ``InvalidArgument`` naming the header.
+        """
+        if idempotency_key is not None and not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+            raise InvalidArgument(
+                "Idempotency-Key",
+                idempotency_key,
+                f"must be 1 to {IDEMPOTENCY_KEY_MAX} printable ASCII characters without spaces",
+            )
         sources, application = to_sources(request)
         X = build_feature_matrix(sources, application)
         result = self._responses(X, [request], [sources], self.handle)[0]
-        if self.audit is not None:
-            self.audit.record(self._record(request, result, channel))
+        if self.audit is None:
+            return result
+        record = self._record(request, result, channel, idempotency_key)
+        stored = self.audit.record(record)
+        if stored.request_id != record.request_id:
+            # A retry under the same key: the decision on record, as first answered.
+            assert stored.response is not None  # a keyed decision is stored with its response
+            return ScoreResponse.model_validate(stored.response)
         if self.shadow is not None:
             self.shadow.submit(X, [result.product], [result.request_id])
         return result
@@ -245,7 +270,13 @@ class Scorer:
             )
         return out
 
-    def _record(self, request: ScoreRequest, result: ScoreResponse, channel: str) -> DecisionRecord:
+    def _record(
+        self,
+        request: ScoreRequest,
+        result: ScoreResponse,
+        channel: str,
+        idempotency_key: str | None = None,
+    ) -> DecisionRecord:
         reasons = [
             {"direction": direction, **reason.model_dump(mode="json")}
             for direction in ("raise_risk", "lower_risk")
@@ -265,4 +296,6 @@ class Scorer:
             reasons=reasons,
             input=request.model_dump(mode="json"),
             channel=channel,
+            idempotency_key=idempotency_key,
+            response=None if idempotency_key is None else result.model_dump(mode="json"),
         )

@@ -180,6 +180,9 @@ def _unavailable(ctx: bentoml.Context, exc: AuditUnavailable) -> JSONResponse:
 @bentoml.service(
     name="techrisk",
     workers=int(os.environ.get("TECHRISK_WORKERS", "1")),
+    # Sync endpoints run in a thread pool of this size (BentoML's default is 1: one request
+    # at a time). LightGBM releases the GIL, and concurrent audit rows share a commit.
+    threads=int(os.environ.get("TECHRISK_THREADS", "4")),
     traffic={"timeout": 120},
 )
 class TechRiskService:
@@ -268,6 +271,13 @@ class TechRiskService:
                 for r in results
             ]
         }
+
+    def __is_ready__(self) -> bool:
+        """BentoML's ``/readyz``: ready only while the audit store would take a write now.
+
+        Bounded by the audit deadline; ``/livez`` and ``/metadata`` never touch the store.
+        """
+        return self.scorer.audit is None or self.scorer.audit.ping()
 
     @bentoml.on_deployment
     def create_audit_schema() -> None:

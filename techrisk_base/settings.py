@@ -4,8 +4,8 @@
 embedded store: the synthetic market, the feature table, the MLflow SQLite store and its
 artifacts, the audit database and screening outputs. The other settings point elsewhere:
 ``MLFLOW_TRACKING_URI``, ``TECHRISK_ARTIFACT_DIR``, ``TECHRISK_DATABASE_URL``,
-``TECHRISK_MODEL_URI``, ``TECHRISK_SHADOW_URI``, ``TECHRISK_RELOAD_S`` and
-``TECHRISK_ADMIN_TOKEN``.
+``TECHRISK_AUDIT_DEADLINE_S``, ``TECHRISK_AUDIT_KEY``, ``TECHRISK_MODEL_URI``,
+``TECHRISK_SHADOW_URI``, ``TECHRISK_RELOAD_S`` and ``TECHRISK_ADMIN_TOKEN``.
 
 A built Bento is served with its source folder, not the caller's, as the working directory
 of some processes, so a relative ``var`` would name two places. There the default is the
@@ -83,6 +83,39 @@ def database_url() -> str:
 def audit_database() -> Path:
     """The embedded audit database's file, used when ``TECHRISK_DATABASE_URL`` is unset."""
     return var_dir() / "techrisk.db"
+
+
+#: Default of ``TECHRISK_AUDIT_DEADLINE_S``.
+DEFAULT_AUDIT_DEADLINE_S = 2.0
+
+
+def audit_deadline_s() -> float:
+    """How long a request may wait for its audit row (``TECHRISK_AUDIT_DEADLINE_S``, seconds).
+
+    Past it the request is refused with 503 and its decision is never committed later; lock
+    and statement timeouts of the audit store are set from it.
+    """
+    configured = os.environ.get("TECHRISK_AUDIT_DEADLINE_S")
+    if configured is None:
+        return DEFAULT_AUDIT_DEADLINE_S
+    try:
+        value = float(configured)
+    except ValueError:
+        value = float("nan")
+    if not 0.05 <= value <= 600:
+        raise InvalidArgument(
+            "TECHRISK_AUDIT_DEADLINE_S", configured, "must be a number of seconds in [0.05, 600]"
+        )
+    return value
+
+
+def audit_key() -> str | None:
+    """Fernet key encrypting stored inputs at rest (``TECHRISK_AUDIT_KEY``); unset: clear JSON.
+
+    A secret: keep it out of the repository and of logs. Rows written under a key need that
+    key to be read back in full; their hashes are checked without it.
+    """
+    return os.environ.get("TECHRISK_AUDIT_KEY") or None
 
 
 def model_uri() -> str:

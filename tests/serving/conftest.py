@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
 
 from serving.audit import AuditStore
+from tests.serving.audit_records import pg_schema_url
+
+
+@pytest.fixture(autouse=True)
+def patient_audit_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 10 s audit deadline: tests of other behaviour must not fail because a shared, loaded
+    machine took longer than the 2 s default. Tests of the deadline set their own."""
+    monkeypatch.setenv("TECHRISK_AUDIT_DEADLINE_S", "10")
 
 
 @pytest.fixture(scope="session")
@@ -35,3 +44,20 @@ def client(service_env, asgi_app) -> Iterator[TestClient]:
     AuditStore(service_env).create_schema()
     with TestClient(asgi_app) as c:
         yield c
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh empty audit database: a SQLite file, or a PostgreSQL schema of its own."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'audit.db'}"
+    else:
+        yield from pg_schema_url()
+
+
+@pytest.fixture
+def store(url: str) -> Iterator[AuditStore]:
+    audit = AuditStore(url)
+    audit.create_schema()
+    yield audit
+    audit.close()

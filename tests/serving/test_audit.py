@@ -5,11 +5,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import hashlib
-import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -23,93 +21,20 @@ from serving.audit import (
     VERSION_TABLE,
     AuditStore,
     AuditUnavailable,
-    DecisionRecord,
     canonical_json,
     input_sha256,
     metadata,
 )
 from serving.audit_cli import UnknownDecision, add_audit_commands, run_audit
 from techrisk_base.settings import database_url
-
-PG_URL = os.environ.get("TECHRISK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REPO = Path(__file__).resolve().parents[2]
-CREDIT_CODE = "91310115MA1K3YJ12X"
-OTHER_CODE = "91310104MA1FR8QX5E"
-SHANGHAI = dt.timezone(dt.timedelta(hours=8))
-REASONS = [
-    {
-        "code": "ip_portfolio",
-        "zh": "发明专利授权数量多",
-        "en": "Many granted inventions",
-        "points": 38.5,
-    },
-    {"code": "credit_record", "zh": "近24个月有逾期", "en": "Overdue in 24 months", "points": -21},
-]
-INPUT = {
-    "firm": {
-        "credit_code": CREDIT_CODE,
-        "name": "上海某某科技有限公司",
-        "founded_on": "2016-03-01",
-    },
-    "financials": [{"fiscal_year": 2023, "revenue": 1250.5, "rd_expense": 180.0}],
-    "product": "tdld",
-    "applied_on": "2024-06-30",
-}
-
-
-def _record(**overrides: object) -> DecisionRecord:
-    fields: dict[str, object] = {
-        "credit_code": CREDIT_CODE,
-        "product": "tdld",
-        "as_of": dt.date(2024, 6, 30),
-        "model_name": "techrisk-pd",
-        "model_version": "7",
-        "pd": 0.0321,
-        "score": 642.7,
-        "grade": 4,
-        "decision": "approve",
-        "reasons": REASONS,
-        "input": INPUT,
-        "channel": "score",
-    }
-    return DecisionRecord(**(fields | overrides))
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh empty audit database: a SQLite file, or a PostgreSQL schema of its own."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'audit.db'}"
-    else:
-        yield from _pg_schema_url()
-
-
-def _pg_schema_url() -> Iterator[str]:
-    """A URL whose search_path is a new schema, dropped afterwards with all it holds.
-
-    The ``test`` database is shared (MLflow's tables live in ``public``), so these tests only
-    ever create and drop their own schema.
-    """
-    schema = f"techrisk_audit_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL)
-    with admin.begin() as connection:
-        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        scoped = sa.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield scoped.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
-@pytest.fixture
-def store(url: str) -> Iterator[AuditStore]:
-    audit = AuditStore(url)
-    audit.create_schema()
-    yield audit
-    audit.close()
-
+from tests.serving.audit_records import (
+    CREDIT_CODE,
+    INPUT,
+    OTHER_CODE,
+    REPO,
+    SHANGHAI,
+    make_record,
+)
 
 # --- canonical input (backend-free) ----------------------------------------------------------
 
@@ -165,7 +90,7 @@ def test_a_record_refuses_what_the_table_would_store_unevenly(
     overrides: dict[str, object], message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
-        _record(**overrides)
+        make_record(**overrides)
 
 
 def test_database_url_default_creates_var_in_the_working_directory(
@@ -186,7 +111,7 @@ def test_database_url_default_creates_var_in_the_working_directory(
 
 def test_round_trip_keeps_every_field(store: AuditStore) -> None:
     made_at = dt.datetime(2024, 7, 1, 9, 30, 15, 123456, tzinfo=SHANGHAI)
-    written = _record(created_at=made_at)
+    written = make_record(created_at=made_at)
     store.record(written)
     read = store.get(written.request_id)
     assert read == written
@@ -199,7 +124,7 @@ def test_round_trip_keeps_every_field(store: AuditStore) -> None:
 
 def test_stored_input_text_is_the_hashed_text(store: AuditStore, url: str) -> None:
     """An auditor can verify a row with SQL alone: sha256(input text) = input_sha256."""
-    written = _record()
+    written = make_record()
     store.record(written)
     engine = sa.create_engine(url)
     with engine.connect() as connection:
@@ -214,7 +139,7 @@ def test_stored_input_text_is_the_hashed_text(store: AuditStore, url: str) -> No
 def test_list_is_newest_first_and_filters(store: AuditStore) -> None:
     start = dt.datetime(2024, 7, 1, tzinfo=dt.UTC)
     records = [
-        _record(
+        make_record(
             created_at=start + dt.timedelta(minutes=i),
             credit_code=CREDIT_CODE if i % 2 == 0 else OTHER_CODE,
         )
@@ -233,7 +158,7 @@ def test_list_is_newest_first_and_filters(store: AuditStore) -> None:
 
 
 def test_create_schema_twice_is_harmless(store: AuditStore) -> None:
-    store.record(_record())
+    store.record(make_record())
     store.create_schema()
     assert len(store.list()) == 1
     assert store.ping()
@@ -277,13 +202,13 @@ def test_create_schema_is_safe_when_processes_start_together(url: str) -> None:
         _, stderr = process.communicate(timeout=120)
         assert process.returncode == 0, stderr
     store = AuditStore(url)
-    store.record(_record())
+    store.record(make_record())
     assert len(store.list()) == 1
     store.close()
 
 
 def test_fifty_parallel_records_are_fifty_rows(store: AuditStore) -> None:
-    records = [_record(channel="score_batch") for _ in range(50)]
+    records = [make_record(channel="score_batch") for _ in range(50)]
     with ThreadPoolExecutor(max_workers=50) as pool:
         list(pool.map(store.record, records))
     stored = store.list(limit=100)
@@ -291,7 +216,7 @@ def test_fifty_parallel_records_are_fifty_rows(store: AuditStore) -> None:
 
 
 def test_a_failing_batch_records_nothing(store: AuditStore) -> None:
-    first, second = _record(), _record()
+    first, second = make_record(), make_record()
     with pytest.raises(AuditUnavailable, match="could not record 3 decisions"):
         store.record_many([first, second, first])
     assert store.list() == []
@@ -311,7 +236,7 @@ def test_a_failing_batch_records_nothing(store: AuditStore) -> None:
 )
 def test_an_unreachable_store_raises_audit_unavailable(down_url: str) -> None:
     store = AuditStore(down_url)
-    record = _record()
+    record = make_record()
     with pytest.raises(AuditUnavailable) as caught:
         store.record(record)
     message = str(caught.value)
@@ -357,8 +282,8 @@ def test_cli_lists_and_shows_decisions(
     store: AuditStore, url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TECHRISK_DATABASE_URL", url)
-    approve = _record(created_at=dt.datetime(2024, 7, 1, 8, tzinfo=dt.UTC))
-    decline = _record(
+    approve = make_record(created_at=dt.datetime(2024, 7, 1, 8, tzinfo=dt.UTC))
+    decline = make_record(
         created_at=dt.datetime(2024, 7, 2, 8, tzinfo=dt.UTC),
         credit_code=OTHER_CODE,
         decision="decline",

@@ -1,8 +1,8 @@
 """Create ``shadow_scores`` (a shadow model's answer per decision) and ``outcomes`` (realised
 defaults by loan id), the two inputs of ``techrisk monitor`` beside ``decisions``.
 
-Revision ID: 0002_shadow_outcomes
-Revises: 0001_decisions
+Revision ID: 0003_shadow_outcomes
+Revises: 0002_chain_and_idempotency
 Create Date: 2026-12-02
 
 A frozen snapshot: later changes go in new revisions, never here.
@@ -11,8 +11,8 @@ A frozen snapshot: later changes go in new revisions, never here.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_shadow_outcomes"
-down_revision = "0001_decisions"
+revision = "0003_shadow_outcomes"
+down_revision = "0002_chain_and_idempotency"
 branch_labels = None
 depends_on = None
 

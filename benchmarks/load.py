@@ -1,0 +1,163 @@
+"""The load benchmark: concurrent clients against a real ``bentoml serve`` on 127.0.0.1.
+
+A bounded async client (``httpx.AsyncClient``, at most ``clients`` requests in flight) posts
+``/score`` bodies, serialised beforehand so the client spends little of the machine's CPU.
+Each run reports requests/s, p50/p99 latency, the status counts and the audit rows the run
+added, which must equal its 200 responses: no score without an audit row, no row without a
+score.
+
+Also the sequential floor: ``/score`` p50 one request at a time against the in-process floor
+(features + kernel) plus one audit commit, both measured in the same run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import json
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import numpy as np
+import sqlalchemy as sa
+
+from serving.audit import AuditStore, DecisionRecord, decisions
+
+LOCAL = "http://127.0.0.1:"
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """One run: how many requests, how fast, how they were answered, what was recorded."""
+
+    clients: int
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    statuses: dict[int, int]
+    audit_rows: int
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def ok(self) -> int:
+        return self.statuses.get(200, 0)
+
+
+def payloads(bodies: Sequence[dict]) -> list[bytes]:
+    """Request bodies as the bytes a client sends, serialised once before the clock starts."""
+    return [json.dumps(b, ensure_ascii=False).encode("utf-8") for b in bodies]
+
+
+def run_load(
+    base: str, bodies: Sequence[bytes], clients: int, requests: int, audit_url: str
+) -> LoadResult:
+    """Post ``requests`` bodies to ``/score`` with ``clients`` in flight; count audit rows."""
+    if not base.startswith(LOCAL):
+        raise ValueError(f"the load benchmark only targets 127.0.0.1; got {base!r}")
+    before = audit_rows(audit_url)
+    latencies, statuses, seconds = asyncio.run(_drive(base, bodies, clients, requests))
+    added = audit_rows(audit_url) - before
+    p50, p99 = (float(np.percentile(np.array(latencies) * 1e3, q)) for q in (50, 99))
+    return LoadResult(clients, requests, seconds, p50, p99, dict(statuses), added)
+
+
+async def _drive(
+    base: str, bodies: Sequence[bytes], clients: int, requests: int
+) -> tuple[list[float], Counter[int], float]:
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    headers = {"content-type": "application/json"}
+    latencies: list[float] = []
+    statuses: Counter[int] = Counter()
+    issued = iter(range(requests))
+
+    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
+
+        async def one_client() -> None:
+            for i in issued:  # a shared iterator: each index is posted once
+                start = time.perf_counter()
+                response = await client.post(
+                    "/score", content=bodies[i % len(bodies)], headers=headers
+                )
+                latencies.append(time.perf_counter() - start)
+                statuses[response.status_code] += 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(one_client() for _ in range(clients)))
+        seconds = time.perf_counter() - start
+    return latencies, statuses, seconds
+
+
+def audit_rows(url: str) -> int:
+    """Rows in the audit store's ``decisions`` table."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(
+                sa.select(sa.func.count()).select_from(decisions)
+            ).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def commit_ms(url: str, template: DecisionRecord, n: int = 50) -> float:
+    """p50 of one decision's audit commit, sequentially, on the store the server writes to."""
+    store = AuditStore(url)
+    times = []
+    try:
+        for _ in range(n):
+            record = dataclasses.replace(
+                template,
+                request_id=uuid.uuid4().hex,
+                created_at=dt.datetime.now(dt.UTC),
+                idempotency_key=None,
+                response=None,
+            )
+            start = time.perf_counter()
+            store.record(record)
+            times.append(time.perf_counter() - start)
+    finally:
+        store.close()
+    return float(np.percentile(np.array(times) * 1e3, 50))
+
+
+def sequential_p50_ms(base: str, bodies: Sequence[bytes], n: int) -> float:
+    """``/score`` p50 with one request at a time (after a warm-up of 20)."""
+    headers = {"content-type": "application/json"}
+    times = []
+    with httpx.Client(base_url=base, timeout=60) as client:
+        for i in range(n + 20):
+            start = time.perf_counter()
+            client.post("/score", content=bodies[i % len(bodies)], headers=headers)
+            times.append(time.perf_counter() - start)
+    return float(np.percentile(np.array(times[20:]) * 1e3, 50))
+
+
+@contextmanager
+def pg_schema(base_url: str) -> Iterator[str]:
+    """A URL on a fresh PostgreSQL schema of its own, dropped afterwards."""
+    schema = f"techrisk_bench_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(base_url)
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        scoped = sa.make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield scoped.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def sqlite_url(folder: Path) -> str:
+    return f"sqlite:///{folder / f'audit-{uuid.uuid4().hex[:8]}.db'}"

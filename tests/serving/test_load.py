@@ -1,0 +1,36 @@
+"""The load benchmark at a small N, as a correctness check (no timing assertion): against a
+real ``bentoml serve`` with 2 workers, every 200 response has exactly one audit row, and the
+rows written by both worker processes form one verifiable chain."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from benchmarks.load import payloads, run_load
+from serving.audit import AuditStore
+from tests.servers import bentoml_serve
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_concurrent_clients_get_one_audit_row_per_score(registry, url, sample_requests) -> None:
+    env = {
+        **os.environ,
+        **registry,
+        "TECHRISK_DATABASE_URL": url,
+        "TECHRISK_WORKERS": "2",
+    }
+    env.pop("TECHRISK_MODEL_URI", None)
+    bodies = payloads(sample_requests)
+    with bentoml_serve("serving.service:TechRiskService", env, REPO) as base:
+        result = run_load(base, bodies, clients=8, requests=60, audit_url=url)
+    assert result.statuses == {200: 60}
+    assert result.audit_rows == result.ok == 60
+    store = AuditStore(url)
+    report = store.verify()
+    store.close()
+    assert report.ok and report.rows == 60
