@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -45,6 +45,9 @@ _EXPORT_TOLERANCE = 1e-8
 #: Iterations for the logistic regression: WoE inputs are well scaled, so lbfgs converges
 #: long before this; the cap only guards against a pathological table.
 _MAX_ITER = 1_000
+
+#: optbinning's event-rate trend for a registry direction (+1: a higher value is riskier).
+_TRENDS = {1: "ascending", -1: "descending"}
 
 
 # ----------------------------------------------------------------------------
@@ -119,12 +122,21 @@ def _binning_process(
     min_bin_size: float,
     n_jobs: int | None,
     min_iv: float | None = None,
+    directions: Mapping[str, int] | None = None,
 ) -> BinningProcess:
     """The one binning configuration, shared by the scorecard and the data report's IV.
 
     optbinning's defaults otherwise: CART pre-binning, the constraint-programming solver and
-    ``monotonic_trend="auto"``. Missing values get their own "Missing" bin.
+    ``monotonic_trend="auto"``. Missing values get their own "Missing" bin. A numerical
+    feature with a declared direction gets that trend instead of "auto": "auto" may pick a
+    peaked or reversed trend on noise, and the scorecard would then contradict the registry
+    (a better tax rating raising the PD).
     """
+    trends = {
+        name: {"monotonic_trend": _TRENDS[d]}
+        for name, d in (directions or {}).items()
+        if d != 0 and name in features and name not in categorical
+    }
     return BinningProcess(
         variable_names=features,
         max_n_prebins=max_n_prebins,
@@ -132,6 +144,7 @@ def _binning_process(
         min_bin_size=min_bin_size,
         categorical_variables=categorical or None,
         selection_criteria=None if min_iv is None else {"iv": {"min": min_iv}},
+        binning_fit_params=trends or None,
         n_jobs=n_jobs,
     )
 
@@ -178,6 +191,10 @@ class ScorecardBaseline(BaseEstimator):
         Seed handed to the logistic regression. Its lbfgs solver and optbinning's binning are
         deterministic, so a fit does not depend on it; it is kept so that a run's seed reaches
         every estimator it fits.
+    directions : mapping of str to {-1, 0, 1} or None, default=None
+        The registry's monotone directions (+1: a higher value is riskier). A numerical
+        feature with a direction is binned with that event-rate trend, so its points can never
+        contradict the registry; features without one keep optbinning's "auto" trend.
 
     Attributes
     ----------
@@ -186,7 +203,11 @@ class ScorecardBaseline(BaseEstimator):
     feature_names_in_ : ndarray of str
         Columns of ``X`` at fit, every one of which ``predict_pd`` needs.
     selected_ : list of str
-        Features kept by the IV selection, in input order.
+        Features kept by the IV selection and the sign rule, in input order.
+    wrong_sign_ : list of str
+        Features dropped because their regression coefficient came out with the sign that
+        reverses their own WoE order (collinear WoE columns do this); the regression is refitted
+        without them, as scorecard practice does, so every kept term respects its bins' order.
     iv_ : pandas.Series
         IV of every input feature on the training rows, indexed by feature (the data report
         reads it instead of binning a second time).
@@ -211,8 +232,10 @@ class ScorecardBaseline(BaseEstimator):
         min_iv: float = 0.02,
         n_jobs: int | None = 1,
         random_state: int | None = 0,
+        directions: Mapping[str, int] | None = None,
     ) -> None:
         self.categorical = categorical
+        self.directions = directions
         self.max_n_prebins = max_n_prebins
         self.min_bin_size = min_bin_size
         self.min_iv = min_iv
@@ -233,6 +256,9 @@ class ScorecardBaseline(BaseEstimator):
             or not isinstance(self.random_state, numbers.Integral)
         ):
             raise ValueError(f"random_state must be an integer or None; got {self.random_state!r}.")
+        bad = {k: v for k, v in (self.directions or {}).items() if v not in (-1, 0, 1)}
+        if bad:
+            raise ValueError(f"directions must be -1, 0 or +1 per feature; got {bad}.")
         return categorical
 
     def fit(self, X: pd.DataFrame, y: npt.ArrayLike) -> ScorecardBaseline:
@@ -259,23 +285,42 @@ class ScorecardBaseline(BaseEstimator):
         X = _check_frame(X)
         target = _check_target(y, len(X))
         features = list(X.columns)
-        binning = _binning_process(
-            features,
-            _categorical_columns(X, categorical),
-            int(self.max_n_prebins),
-            float(self.min_bin_size),
-            self.n_jobs,
-            float(self.min_iv),
-        )
-        estimator = LogisticRegression(max_iter=_MAX_ITER, random_state=self.random_state)
-        scorecard = Scorecard(binning_process=binning, estimator=estimator)
-        self._fit_scorecard(scorecard, X, target)
+        categorical = _categorical_columns(X, categorical)
+        columns, wrong_sign, iv = features, [], None
+        while True:
+            binning = _binning_process(
+                columns,
+                [c for c in categorical if c in columns],
+                int(self.max_n_prebins),
+                float(self.min_bin_size),
+                self.n_jobs,
+                float(self.min_iv),
+                self.directions,
+            )
+            estimator = LogisticRegression(max_iter=_MAX_ITER, random_state=self.random_state)
+            scorecard = Scorecard(binning_process=binning, estimator=estimator)
+            self._fit_scorecard(scorecard, X[columns], target)
+            if iv is None:
+                iv = _iv_series(scorecard.binning_process_)
+            selected = scorecard.binning_process_.get_support(names=True)
+            # WoE is log(non-event share / event share): a riskier bin has a lower WoE, so a
+            # coefficient above 0 would rank that feature's bins backwards.
+            coefs = scorecard.estimator_.coef_.ravel()
+            wrong = [n for n, c in zip(selected, coefs, strict=True) if c > 0]
+            if not wrong:
+                break
+            wrong_sign += wrong
+            columns = [c for c in columns if c not in wrong]
+            if not columns:
+                raise ValueError(f"every feature's coefficient has the wrong sign: {wrong_sign}")
 
         self.scorecard_ = scorecard
         self.feature_names_in_ = np.asarray(features, dtype=object)
         self.n_features_in_ = len(features)
-        self.iv_ = _iv_series(scorecard.binning_process_)
-        self.selected_ = list(scorecard.binning_process_.get_support(names=True))
+        self.columns_ = columns
+        self.iv_ = iv
+        self.wrong_sign_ = wrong_sign
+        self.selected_ = list(selected)
         self.binning_table_ = scorecard.table(style="detailed").reset_index(drop=True)
         return self
 
@@ -318,13 +363,13 @@ class ScorecardBaseline(BaseEstimator):
         absent = [c for c in self.feature_names_in_ if c not in X.columns]
         if absent:
             raise ValueError(f"X lacks columns seen at fit: {absent[:10]}.")
-        proba = self.scorecard_.predict_proba(X[list(self.feature_names_in_)])
+        proba = self.scorecard_.predict_proba(X[self.columns_])
         return proba[:, 1].astype(np.float64)
 
     def logit(self, X: pd.DataFrame) -> npt.NDArray[np.float64]:
         """Log-odds of default per row (the regression's decision function)."""
         check_is_fitted(self, "scorecard_")
-        return self.scorecard_.decision_function(_check_frame(X)[list(self.feature_names_in_)])
+        return self.scorecard_.decision_function(_check_frame(X)[self.columns_])
 
     def to_woe_scorecard(self, check: pd.DataFrame) -> WoEScorecard:
         """The fitted scorecard as plain arrays that ``models/`` serves without optbinning.

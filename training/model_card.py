@@ -37,6 +37,34 @@ def _decision_bands(model: PDModel, products: Sequence[str] | None) -> str:
     return f"| product | approve if PD | decline if PD |\n|---|---|---|\n{rows}"
 
 
+def _champion_text(model: PDModel) -> str:
+    """What the served margin is, for the kind of champion this run chose."""
+    exact = (
+        "so each feature's contribution converts exactly into score points "
+        f"(slope a = {model.calibrator.slope_:.4f}, intercept b = "
+        f"{model.calibrator.intercept_:.4f})."
+    )
+    if model.kind == "gbm":
+        return (
+            "The champion is the monotone-constrained LightGBM. The PD is the Platt-calibrated "
+            f"map of its margin, and each feature's TreeSHAP contribution is exact, {exact}"
+        )
+    if model.kind == "scorecard":
+        terms = len(model.scorecard.terms)
+        return (
+            f"The champion is the WoE logistic scorecard ({terms} features, event-rate trends "
+            "following the registered directions). The PD is the Platt-calibrated map of its "
+            f"logit, and each feature's term (coefficient × WoE of its bin) is additive, {exact}"
+        )
+    w = model.blend_weight
+    return (
+        f"The champion is a blend of the LightGBM margin (weight w = {w:.2f}) and the WoE "
+        f"scorecard's logit (weight 1 − w = {1 - w:.2f}), the weight chosen on the validation "
+        "slice. The PD is the Platt-calibrated map of the blended margin, and each feature's "
+        f"contribution (w · TreeSHAP + (1 − w) · WoE term) is exact, {exact}"
+    )
+
+
 def render_model_card(
     *,
     model: PDModel,
@@ -129,10 +157,8 @@ Score stability (PSI of the score, train vs OOT): {psi_score:.4f}.
 ## Score scale
 score = {scale.offset:.2f} + {scale.factor:.4f} · ln((1 − PD) / PD):
 {scale.base_score:.0f} points at odds {scale.base_odds:.0f}:1 (good:bad), {scale.pdo:.0f} points
-to double the odds. The PD is the
-Platt-calibrated map of the LightGBM margin, so each feature's TreeSHAP contribution converts
-exactly into score points (slope a = {model.calibrator.slope_:.4f},
-intercept b = {model.calibrator.intercept_:.4f}).
+to double the odds.
+{_champion_text(model)}
 
 | grade | PD range | score range |
 |---|---|---|
@@ -153,8 +179,9 @@ intercept b = {model.calibrator.intercept_:.4f}).
 - Trained on the rows above only; populations unlike them (other regions, industries, loan
   sizes) are out of scope until monitored.
 - Labels: {label}{seasoning}
-- Monotone constraints encode the directions given (feature registry or the config's
-  `[monotone]`); a feature with direction 0 may act non-monotonically.
+- Monotone directions given (feature registry or the config's `[monotone]`) bind every
+  servable contender: the booster's constraints, the scorecard's bin trends and coefficient
+  signs; a feature with direction 0 may act non-monotonically.
 - No resampling or class weights: the PD is calibrated on the validation slice; recalibrate
   when the default rate moves.
 """
