@@ -32,7 +32,11 @@ import numpy as np
 import pandas as pd
 
 from features.schemas import KNOWN_ON
-from techrisk_base.errors import InvalidArgument, TechriskError
+from techrisk_base.errors import TechriskError
+
+
+class ScenarioError(TechriskError, ValueError):
+    """A scenario file or value breaks its rule (one line on the command line)."""
 
 #: The scenarios shipped with techrisk (the 2020 export shock).
 DEFAULT_SCENARIOS = Path(__file__).with_name("scenarios.toml")
@@ -62,7 +66,7 @@ class Shock:
         }
         for key, (ok, rule) in checks.items():
             if not ok:
-                raise InvalidArgument(f"scenario {self.name!r}: {key}", getattr(self, key), rule)
+                raise ScenarioError(f"scenario {self.name!r}: {key}={getattr(self, key)!r} {rule}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self) | {"industries": list(self.industries)}
@@ -73,18 +77,18 @@ def load_shocks(path: Path) -> tuple[Shock, ...]:
     try:
         declared = tomllib.loads(Path(path).read_text(encoding="utf-8")).get("scenario", {})
     except tomllib.TOMLDecodeError as exc:
-        raise TechriskError(f"{path}: not valid TOML ({exc})") from exc
+        raise ScenarioError(f"{path}: not valid TOML ({exc})") from exc
     shocks = []
     for name, spec in declared.items():
         known = set(Shock.__dataclass_fields__) - {"name"}
         unknown = sorted(set(spec) - known)
         if unknown:
-            raise TechriskError(
+            raise ScenarioError(
                 f"{path}: scenario {name!r} has unknown key(s) {unknown}; known: {sorted(known)}"
             )
         missing = sorted({"industries", "label_zh", "label_en"} - set(spec))
         if missing:
-            raise TechriskError(f"{path}: scenario {name!r} is missing required key(s) {missing}")
+            raise ScenarioError(f"{path}: scenario {name!r} is missing required key(s) {missing}")
         shocks.append(Shock(name=name, **(spec | {"industries": tuple(spec["industries"])})))
     return tuple(shocks)
 
