@@ -32,6 +32,8 @@ _ZH_UNIT = {
     "people": "人",
 }
 OTHER_FAMILY = ("其他", "other")
+#: One batch's feature wordings: (feature, value, sign, industry) → (reference, zh, en).
+Words = dict[tuple[int, float | None, float, int | None], tuple[float, str, str]]
 
 
 class FeatureReason(TypedDict):
@@ -145,24 +147,47 @@ class ReasonBuilder:
         return refs.get("all", float("nan")), "all"
 
     def feature_reason(
-        self, i: int, value: float, points: float, industry: float | None
+        self,
+        i: int,
+        value: float,
+        points: float,
+        industry: float | None,
+        words: Words | None = None,
     ) -> FeatureReason:
-        ref, zh_ref, en_ref = self._reference_text(i, industry)
-        name, m = self._feature_meta[i]
-        zh_value, en_value = format_value(value, m.unit, m.labels)
+        """Feature ``i`` speaking for its family. ``words`` memoises the wording per
+        (feature, value, industry) over one batch: most features take few distinct values, so
+        a batch of millions words each once instead of once a row."""
+        known = not math.isnan(value)
+        # the sign of zero is in the key: -0.0 == 0.0, but "-0" is not written as "0"
+        key = (i, value if known else None, math.copysign(1.0, value), _industry_key(industry))
+        said = words.get(key) if words is not None else None
+        if said is None:
+            said = self._feature_words(i, value, industry)
+            if words is not None:
+                words[key] = said
+        ref, zh, en = said
         return {
-            "feature": name,
-            "value": None if math.isnan(value) else value,
+            "feature": self.features[i],
+            "value": value if known else None,
             "reference": None if math.isnan(ref) else ref,
             "points": points,
-            "zh": f"{m.zh} {zh_value}（{zh_ref}）",
-            "en": f"{m.en}: {en_value} ({en_ref})",
+            "zh": zh,
+            "en": en,
         }
+
+    def _feature_words(
+        self, i: int, value: float, industry: float | None
+    ) -> tuple[float, str, str]:
+        """(reference median, zh, en) of feature ``i`` at ``value`` for the firm's industry."""
+        ref, zh_ref, en_ref = self._reference_text(i, industry)
+        _, m = self._feature_meta[i]
+        zh_value, en_value = format_value(value, m.unit, m.labels)
+        return ref, f"{m.zh} {zh_value}（{zh_ref}）", f"{m.en}: {en_value} ({en_ref})"
 
     def _reference_text(self, i: int, industry: float | None) -> tuple[float, str, str]:
         """(median, zh, en) of feature ``i`` for the firm's industry; cached, since a batch
         asks for the same few hundred (feature, industry) pairs millions of times."""
-        key = (i, None if industry is None or math.isnan(industry) else int(industry))
+        key = (i, _industry_key(industry))
         cached = self._ref_cache.get(key)
         if cached is None:
             name = self.features[i]
@@ -211,6 +236,7 @@ class ReasonBuilder:
             lowering = np.argsort(-totals, axis=1, kind="stable")[:, :k]
             n_lowering = np.minimum((totals > 0).sum(axis=1), k).tolist()
             down = self._leaders(points, -1, per_family)
+        words: Words = {}
         out: list[RowReasons] = []
         for i in range(len(points)):
             x, p, t = X[i], points[i], totals[i]
@@ -218,11 +244,11 @@ class ReasonBuilder:
             out.append(
                 {
                     "raise_risk": [
-                        self._family_reason(f, float(t[f]), up[f][i], 1, x, p, industry)
+                        self._family_reason(f, float(t[f]), up[f][i], 1, x, p, industry, words)
                         for f in raising[i, : n_raising[i]].tolist()
                     ],
                     "lower_risk": [
-                        self._family_reason(f, float(t[f]), down[f][i], -1, x, p, industry)
+                        self._family_reason(f, float(t[f]), down[f][i], -1, x, p, industry, words)
                         for f in lowering[i, : n_lowering[i]].tolist()
                     ]
                     if lower
@@ -263,11 +289,12 @@ class ReasonBuilder:
         x: np.ndarray,
         points: np.ndarray,
         industry: float | None,
+        words: Words,
     ) -> FamilyReason:
         """Family ``k``'s reason: its points, and those of its ``leaders`` that push in
         ``sign``'s way (a leading feature that pushes the other way does not speak)."""
         feats = [
-            self.feature_reason(j, float(x[j]), float(points[j]), industry)
+            self.feature_reason(j, float(x[j]), float(points[j]), industry, words)
             for j in leaders.tolist()
             if sign * points[j] < 0
         ]
@@ -303,6 +330,11 @@ class ReasonBuilder:
             references=data["references"],
             industry_feature=data["industry_feature"],
         )
+
+
+def _industry_key(industry: float | None) -> int | None:
+    """The industry code a reference is looked up by (None: unknown)."""
+    return None if industry is None or math.isnan(industry) else int(industry)
 
 
 def industry_medians(

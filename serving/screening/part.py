@@ -140,7 +140,7 @@ def screen_part(
     tables = read_part(part_dir)
     results, errors, counts = screen_frames(tables, model, ref, today, threads)
     shocked = {
-        shock.name: rescore_shocked(tables, shock, model, ref, today, threads)
+        shock.name: rescore_shocked(tables, shock, model, today, threads)
         for shock in params.shocks
     }
     cells, stress, migration = aggregate(results, model, params, shocked)
@@ -169,6 +169,16 @@ def screen_frames(
     threads: int = 0,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
     """(results, errors, counts) of the raw tables of some whole firms (with ``_row``)."""
+    sources, apps, errors, counts = _validated(tables, today)
+    results = _score(sources, apps, model, ref, threads)
+    counts.update(_record_fate(sources, apps))
+    return results, pd.DataFrame(errors, columns=list(ERROR_COLUMNS)), counts
+
+
+def _validated(
+    tables: Mapping[str, pd.DataFrame], today: dt.date
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, list[dict[str, Any]], dict[str, int]]:
+    """(valid source tables, admissible applications, errors, counts) of a part's raw tables."""
     errors: list[dict[str, Any]] = []
     valid: dict[str, pd.DataFrame] = {}
     broken: dict[str, str] = {}  # credit code → why its applications are rejected
@@ -200,22 +210,24 @@ def screen_frames(
     counts["applications_rejected"] = counts.get("applications_invalid", 0) + len(app_errors)
     counts["applications_scored"] = len(apps)
     sources = {name: valid[name] for name in SOURCE_TABLES if name != "applications"}
-    results = _score(sources, apps, model, ref, threads)
-    counts.update(_record_fate(sources, apps))
-    return results, pd.DataFrame(errors, columns=list(ERROR_COLUMNS)), counts
+    return sources, apps, errors, counts
 
 
 def rescore_shocked(
     tables: Mapping[str, pd.DataFrame],
     shock: Shock,
     model: PDModel,
-    ref: ModelRef,
     today: dt.date,
     threads: int = 0,
 ) -> pd.DataFrame:
-    """The exposed applications re-screened on their shocked records (same path as the base)."""
+    """The exposed applications re-screened on their shocked records (same path as the base).
+
+    The same contract checks, feature build and kernel as the base run, but numbers only: the
+    stress reads PD, grade and decision, so no reason is worded and no record counted.
+    """
     shocked = shock_records(tables, shock)
-    if shocked is None:
+    sources, apps, _, _ = _validated(shocked, today) if shocked is not None else ({}, None, [], {})
+    if apps is None or len(apps) == 0:
         return pd.DataFrame(
             {
                 "loan_id": pd.Series(dtype=object),
@@ -224,8 +236,17 @@ def rescore_shocked(
                 "decision": pd.Series(dtype=object),
             }
         )
-    results, _, _ = screen_frames(shocked, model, ref, today, threads)
-    return results[["loan_id", "pd", "grade", "decision"]]
+    X = build_feature_matrix(sources, apps)
+    products = apps["product"].to_numpy(dtype=object)
+    scored = kernel.score(model, X, products, top=0, threads=threads)
+    return pd.DataFrame(
+        {
+            "loan_id": apps["loan_id"].to_numpy(dtype=object),
+            "pd": scored.pd,
+            "grade": scored.grade,
+            "decision": scored.decision.astype(object),
+        }
+    )
 
 
 def _admissible(
