@@ -140,8 +140,7 @@ def screen_part(
     tables = read_part(part_dir)
     results, errors, counts = screen_frames(tables, model, ref, today, threads)
     shocked = {
-        shock.name: rescore_shocked(tables, shock, model, today, threads)
-        for shock in params.shocks
+        shock.name: rescore_shocked(tables, shock, model, today, threads) for shock in params.shocks
     }
     cells, stress, migration = aggregate(results, model, params, shocked)
     stressed = pd.concat(
@@ -324,21 +323,17 @@ def _score(
     if len(apps) == 0:
         return _with_score_columns(out, ref)
     X = build_feature_matrix(sources, apps)
-    scored = kernel.score(
-        model, X, out["product"].to_numpy(), top=TOP_REASONS, lower=False, threads=threads
-    )
+    scored = kernel.score(model, X, out["product"].to_numpy(), top=0, threads=threads)
     out["pd"] = scored.pd
     out["score"] = scored.score
     out["grade"] = scored.grade
     out["decision"] = scored.decision.astype(object)
     out["peer_percentile"] = np.nan if scored.percentile is None else scored.percentile
-    assert scored.reasons is not None  # asked for with top=TOP_REASONS
-    for k in range(TOP_REASONS):
-        picked = [r["raise_risk"][k] if len(r["raise_risk"]) > k else None for r in scored.reasons]
-        out[f"reason_{k + 1}_family"] = [r and r["family"] for r in picked]
-        out[f"reason_{k + 1}_points"] = [r["points"] if r else np.nan for r in picked]
-        out[f"reason_{k + 1}_zh"] = [r and r["zh"] for r in picked]
-        out[f"reason_{k + 1}_en"] = [r and r["en"] for r in picked]
+    for k, column in enumerate(kernel.risk_columns(model, X, scored, TOP_REASONS), start=1):
+        out[f"reason_{k}_family"] = column.family
+        out[f"reason_{k}_points"] = column.points
+        out[f"reason_{k}_zh"] = column.zh
+        out[f"reason_{k}_en"] = column.en
     out["model_name"] = ref.name
     out["model_version"] = ref.version
     return out
@@ -412,5 +407,3 @@ def _error(table: str, row: int, frame: pd.DataFrame, failure: Failure) -> dict[
 
 def _write(frame: pd.DataFrame, schema: pa.Schema, path: Path) -> None:
     pq.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False), path)
-
-
