@@ -27,10 +27,26 @@ _ZH_UNIT = {
     "wan": "万元",
     "days": "天",
     "months": "个月",
+    "month_count": "个月",
+    "rounds": "轮",
+    "items": "项",
     "years": "年",
     "points": "分",
     "people": "人",
 }
+#: English unit names in the singular, for a value of exactly 1 ("1 time", not "1 times").
+_EN_SINGULAR = {
+    "times": "time",
+    "days": "day",
+    "months": "month",
+    "years": "year",
+    "people": "person",
+    "points": "point",
+    "month_count": "month",
+    "rounds": "round",
+}
+#: Long durations read in years, as an officer writes them: from this many days or months on.
+_YEARS_FROM = {"days": (730, 365.25), "months": (24, 12.0)}
 OTHER_FAMILY = ("其他", "other")
 
 
@@ -92,6 +108,15 @@ class FeatureMeta:
     unit: str = ""
     labels: tuple[str, ...] = ()
     direction: int = 0
+    #: (zh, en) sentences with ``{value}`` for features that read badly as "label value",
+    #: from the registry: ``text`` for short values, ``long_text`` once the value reads in
+    #: years or sits at ``cap`` ("{value}未获股权融资"); empty: "label value".
+    text: tuple[str, str] = ("", "")
+    long_text: tuple[str, str] = ("", "")
+    #: The value the feature is capped at ("10 years or more, or never"): "10 年以上".
+    cap: float | None = None
+    #: (zh labels, en labels) of coded values ("tdld" → 投贷联动); empty: the codes.
+    label_texts: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
 
     @classmethod
     def plain(cls, name: str) -> FeatureMeta:
@@ -99,10 +124,27 @@ class FeatureMeta:
         return cls("other", name, name)
 
 
-def format_value(value: float, unit: str, labels: Sequence[str] = ()) -> tuple[str, str]:
-    """(zh, en) rendering of one value in its unit; missing reads as 'no record'."""
+def format_value(
+    value: float,
+    unit: str,
+    labels: Sequence[str] = (),
+    cap: float | None = None,
+    label_texts: tuple[Sequence[str], Sequence[str]] = ((), ()),
+) -> tuple[str, str]:
+    """(zh, en) rendering of one value in its unit; missing reads as 'no record'.
+
+    Long durations read in whole years (216 months → "18 年"), a value at ``cap`` reads
+    "10 年以上" / "10+ years", and English takes the singular for exactly one.
+    """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "无记录", "no record"
+    if unit in _YEARS_FROM and value >= _YEARS_FROM[unit][0]:
+        years = value / _YEARS_FROM[unit][1]
+        whole = abs(years - round(years)) < 0.05
+        number = f"{round(years):,}" if whole else f"{years:,.1f}"
+        if cap is not None and value >= cap:
+            return f"{number} 年以上", f"{number}+ years"
+        return f"{number} 年", f"{number} years"
     if unit == "ratio":
         text = f"{value:.1%}"
         return text, text
@@ -110,23 +152,25 @@ def format_value(value: float, unit: str, labels: Sequence[str] = ()) -> tuple[s
         return ("是", "yes") if value >= 0.5 else ("否", "no")
     if unit in ("level", "category") and labels:
         k = round(value) - (1 if unit == "level" else 0)
-        text = labels[k] if 0 <= k < len(labels) else f"{value:g}"
-        return text, text
+        if not 0 <= k < len(labels):
+            return f"{value:g}", f"{value:g}"
+        zh_labels, en_labels = label_texts
+        return (zh_labels or labels)[k], (en_labels or labels)[k]
+    if unit == "months" and value < 1:
+        return "不足 1 个月", "under a month"
     if unit == "wan":
         return f"{value:,.0f} 万元", f"CNY {value / 100:,.2f}m"
-    if unit in ("days", "people", "months"):
+    if unit in ("days", "people", "months", "month_count"):
         number = f"{value:,.0f}"
     elif unit == "years":
-        number = f"{value:,.1f}"
+        number = f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
     else:
         number = f"{value:,.4g}"
     zh = f"{number} {_ZH_UNIT[unit]}" if unit in _ZH_UNIT else number
-    en = (
-        f"{number} {unit}"
-        if unit in ("days", "months", "years", "points", "people", "times")
-        else number
-    )
-    return zh, en
+    if unit not in _EN_SINGULAR:
+        return zh, number
+    plural = "months" if unit == "month_count" else unit
+    return zh, f"{number} {_EN_SINGULAR[unit] if value == 1 else plural}"
 
 
 @dataclass
@@ -185,8 +229,23 @@ class ReasonBuilder:
         (:meth:`risk_columns`)."""
         ref, zh_ref, en_ref = self._reference_text(i, industry)
         _, m = self._feature_meta[i]
-        zh_value, en_value = format_value(value, m.unit, m.labels)
-        return ref, f"{m.zh} {zh_value}（{zh_ref}）", f"{m.en}: {en_value} ({en_ref})"
+        zh_value, en_value = format_value(value, m.unit, m.labels, m.cap, m.label_texts)
+        zh_text, en_text = self._sentence(m, value)
+        return (
+            ref,
+            (zh_text.format(value=zh_value) if zh_text else f"{m.zh} {zh_value}") + f"（{zh_ref}）",
+            (en_text.format(value=en_value) if en_text else f"{m.en}: {en_value}") + f" ({en_ref})",
+        )
+
+    @staticmethod
+    def _sentence(m: FeatureMeta, value: float) -> tuple[str, str]:
+        """The registry's sentence for this value, or ("", "") for "label value"."""
+        if math.isnan(value):
+            return "", ""
+        long = (m.cap is not None and value >= m.cap) or (
+            m.unit in _YEARS_FROM and value >= _YEARS_FROM[m.unit][0]
+        )
+        return m.long_text if long and m.long_text[0] else m.text
 
     def _reference_text(self, i: int, industry: float | None) -> tuple[float, str, str]:
         """(median, zh, en) of feature ``i`` for the firm's industry; cached, since a batch
@@ -197,7 +256,7 @@ class ReasonBuilder:
             name = self.features[i]
             m = self._meta(name)
             ref, scope = self.reference(name, industry)
-            zh_ref, en_ref = format_value(ref, m.unit, m.labels)
+            zh_ref, en_ref = format_value(ref, m.unit, m.labels, m.cap, m.label_texts)
             zh_scope, en_scope = (
                 ("同业中位数", "industry median")
                 if scope == "industry"
@@ -414,9 +473,7 @@ class ReasonBuilder:
 
     @classmethod
     def from_dict(cls, features: list[str], data: Mapping[str, Any]) -> ReasonBuilder:
-        meta = {
-            k: FeatureMeta(**{**v, "labels": tuple(v["labels"])}) for k, v in data["meta"].items()
-        }
+        meta = {k: FeatureMeta(**_meta_fields(v)) for k, v in data["meta"].items()}
         return cls(
             features=features,
             meta=meta,
@@ -434,6 +491,17 @@ def _family_words(
         f"{zh}：" + "；".join(features_zh) + f"（{total:+.0f} 分）",
         f"{en}: " + "; ".join(features_en) + f" ({total:+.0f} points)",
     )
+
+
+def _meta_fields(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored FeatureMeta's fields with JSON lists back as tuples (older models lack some)."""
+    fields = {**stored, "labels": tuple(stored["labels"])}
+    for key in ("text", "long_text"):
+        if key in fields:
+            fields[key] = tuple(fields[key])
+    if "label_texts" in fields:
+        fields["label_texts"] = tuple(tuple(x) for x in fields["label_texts"])
+    return fields
 
 
 def industry_medians(
