@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from models.pd_model import PDModel
-from models.reasons import RowReasons
+from models.reasons import ReasonColumn, RowReasons
 
 #: Reasons per side a loan officer sees (the service); batch screening asks for fewer.
 TOP_REASONS = 5
@@ -126,6 +126,16 @@ def score(
         family_points=totals,
         reasons=reasons,
     )
+
+
+def risk_columns(model: PDModel, X: np.ndarray, scored: Scored, top: int) -> list[ReasonColumn]:
+    """The first ``top`` risk-raising reasons of rows :func:`score` scored (with ``top=0``),
+    one column per rank: the words ``score(..., top=top, lower=False)`` gives each row, for
+    batch screening, which writes columns and words each distinct feature value once."""
+    if model.reasons is None:
+        return [ReasonColumn.empty(len(scored)) for _ in range(top)]
+    X = np.asarray(X, dtype=np.float64)
+    return model.reasons.risk_columns(X, scored.points, top, totals=scored.family_points)
 
 
 def _no_percentile(model: PDModel) -> np.ndarray | None:

@@ -81,6 +81,26 @@ class RowReasons(TypedDict):
 
 
 @dataclass(frozen=True)
+class ReasonColumn:
+    """One rank of risk reasons over a batch: per row its family (None: no reason at this
+    rank), points (NaN) and words (None)."""
+
+    family: np.ndarray
+    points: np.ndarray
+    zh: np.ndarray
+    en: np.ndarray
+
+    @classmethod
+    def empty(cls, n: int) -> ReasonColumn:
+        return cls(
+            family=np.full(n, None, dtype=object),
+            points=np.full(n, np.nan),
+            zh=np.full(n, None, dtype=object),
+            en=np.full(n, None, dtype=object),
+        )
+
+
+@dataclass(frozen=True)
 class FeatureMeta:
     family: str
     zh: str
@@ -191,20 +211,31 @@ class ReasonBuilder:
     def feature_reason(
         self, i: int, value: float, points: float, industry: float | None
     ) -> FeatureReason:
-        ref, zh_ref, en_ref = self._reference_text(i, industry)
-        name, m = self._feature_meta[i]
-        zh_value, en_value = format_value(value, m.unit, m.labels, m.cap, m.label_texts)
-        zh_text, en_text = self._sentence(m, value)
+        ref, zh, en = self._feature_words(i, value, industry)
         return {
-            "feature": name,
+            "feature": self.features[i],
             "value": None if math.isnan(value) else value,
             "reference": None if math.isnan(ref) else ref,
             "points": points,
-            "zh": (zh_text.format(value=zh_value) if zh_text else f"{m.zh} {zh_value}")
-            + f"（{zh_ref}）",
-            "en": (en_text.format(value=en_value) if en_text else f"{m.en}: {en_value}")
-            + f" ({en_ref})",
+            "zh": zh,
+            "en": en,
         }
+
+    def _feature_words(
+        self, i: int, value: float, industry: float | None
+    ) -> tuple[float, str, str]:
+        """(reference median, zh, en) of feature ``i`` at ``value`` for the firm's industry:
+        the one wording of a feature, per row (:meth:`explain`) or per distinct value
+        (:meth:`risk_columns`)."""
+        ref, zh_ref, en_ref = self._reference_text(i, industry)
+        _, m = self._feature_meta[i]
+        zh_value, en_value = format_value(value, m.unit, m.labels, m.cap, m.label_texts)
+        zh_text, en_text = self._sentence(m, value)
+        return (
+            ref,
+            (zh_text.format(value=zh_value) if zh_text else f"{m.zh} {zh_value}") + f"（{zh_ref}）",
+            (en_text.format(value=en_value) if en_text else f"{m.en}: {en_value}") + f" ({en_ref})",
+        )
 
     @staticmethod
     def _sentence(m: FeatureMeta, value: float) -> tuple[str, str]:
@@ -330,15 +361,107 @@ class ReasonBuilder:
         ]
         family = self._family_names[k]
         zh, en = self.families.get(family, OTHER_FAMILY)
+        zh_text, en_text = _family_words(
+            zh, en, [f["zh"] for f in feats], [f["en"] for f in feats], total
+        )
         return {
             "family": str(family),
             "family_zh": zh,
             "family_en": en,
             "points": total,
             "features": feats,
-            "zh": f"{zh}：" + "；".join(f["zh"] for f in feats) + f"（{total:+.0f} 分）",
-            "en": f"{en}: " + "; ".join(f["en"] for f in feats) + f" ({total:+.0f} points)",
+            "zh": zh_text,
+            "en": en_text,
         }
+
+    def risk_columns(
+        self,
+        X: np.ndarray,
+        points: np.ndarray,
+        top: int,
+        totals: np.ndarray | None = None,
+        per_family: int = 2,
+    ) -> list[ReasonColumn]:
+        """The first ``top`` risk-raising reasons of every row, rank by rank, as columns.
+
+        The same families, points and words as :meth:`explain` with ``lower=False`` (a test
+        holds them equal), for batch screening: no dict per row, and each feature is worded
+        once per distinct (value, industry) of a part instead of once a row.
+        """
+        if totals is None:
+            totals = self.family_totals(points)
+        n = len(points)
+        k = min(top, len(self._family_names))
+        raising = np.argsort(totals, axis=1, kind="stable")[:, :k]
+        n_raising = np.minimum((totals < 0).sum(axis=1), k)
+        up = self._leaders(points, 1, per_family)
+        industry = (
+            X[:, self._industry_col] if self._industry_col is not None else np.full(n, np.nan)
+        )
+        columns = []
+        for rank in range(top):
+            column = ReasonColumn.empty(n)
+            for f in range(len(self._family_names)) if rank < k else ():
+                rows = np.flatnonzero((raising[:, rank] == f) & (n_raising > rank))
+                if len(rows):
+                    self._word_family(column, f, rows, up[f][rows], X, points, totals, industry)
+            columns.append(column)
+        return columns
+
+    def _word_family(
+        self,
+        column: ReasonColumn,
+        f: int,
+        rows: np.ndarray,
+        leaders: np.ndarray,
+        X: np.ndarray,
+        points: np.ndarray,
+        totals: np.ndarray,
+        industry: np.ndarray,
+    ) -> None:
+        """Family ``f``'s reason on ``rows`` of ``column``; ``leaders`` are their features
+        that raise the risk most (one that lowers it does not speak)."""
+        slots = [
+            self._feature_column(leaders[:, s], rows, X, points, industry)
+            for s in range(leaders.shape[1])
+        ]
+        family = self._family_names[f]
+        zh, en = self.families.get(family, OTHER_FAMILY)
+        total = totals[rows, f]
+        column.family[rows] = str(family)
+        column.points[rows] = total
+        for r, t in enumerate(total.tolist()):
+            said = [slot[r] for slot in slots if slot[r] is not None]
+            column.zh[rows[r]], column.en[rows[r]] = _family_words(
+                zh, en, [s[0] for s in said], [s[1] for s in said], t
+            )
+
+    def _feature_column(
+        self,
+        features: np.ndarray,
+        rows: np.ndarray,
+        X: np.ndarray,
+        points: np.ndarray,
+        industry: np.ndarray,
+    ) -> list[tuple[str, str] | None]:
+        """Per row, the (zh, en) of its feature in ``features`` when that feature raises the
+        risk, else None; each distinct (feature, value, industry) is worded once."""
+        out: list[tuple[str, str] | None] = [None] * len(rows)
+        speaks = points[rows, features] < 0
+        for j in np.unique(features[speaks]).tolist():
+            at = np.flatnonzero(speaks & (features == j))
+            values = X[rows[at], j]
+            codes = industry[rows[at]]
+            # bit patterns as keys: -0.0 and 0.0 are worded apart ("-0" is not "0")
+            keys = np.stack([values.view(np.int64), codes.view(np.int64)], axis=1)
+            _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+            words = [
+                self._feature_words(j, float(values[u]), float(codes[u]))[1:]
+                for u in first.tolist()
+            ]
+            for a, w in zip(at.tolist(), inverse.reshape(-1).tolist(), strict=True):
+                out[a] = words[w]
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -358,6 +481,16 @@ class ReasonBuilder:
             references=data["references"],
             industry_feature=data["industry_feature"],
         )
+
+
+def _family_words(
+    zh: str, en: str, features_zh: Sequence[str], features_en: Sequence[str], total: float
+) -> tuple[str, str]:
+    """(zh, en) of a family's reason: its name, its speaking features and its points."""
+    return (
+        f"{zh}：" + "；".join(features_zh) + f"（{total:+.0f} 分）",
+        f"{en}: " + "; ".join(features_en) + f" ({total:+.0f} points)",
+    )
 
 
 def _meta_fields(stored: Mapping[str, Any]) -> dict[str, Any]:

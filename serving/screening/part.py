@@ -140,8 +140,7 @@ def screen_part(
     tables = read_part(part_dir)
     results, errors, counts = screen_frames(tables, model, ref, today, threads)
     shocked = {
-        shock.name: rescore_shocked(tables, shock, model, ref, today, threads)
-        for shock in params.shocks
+        shock.name: rescore_shocked(tables, shock, model, today, threads) for shock in params.shocks
     }
     cells, stress, migration = aggregate(results, model, params, shocked)
     stressed = pd.concat(
@@ -169,6 +168,16 @@ def screen_frames(
     threads: int = 0,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
     """(results, errors, counts) of the raw tables of some whole firms (with ``_row``)."""
+    sources, apps, errors, counts = _validated(tables, today)
+    results = _score(sources, apps, model, ref, threads)
+    counts.update(_record_fate(sources, apps))
+    return results, pd.DataFrame(errors, columns=list(ERROR_COLUMNS)), counts
+
+
+def _validated(
+    tables: Mapping[str, pd.DataFrame], today: dt.date
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, list[dict[str, Any]], dict[str, int]]:
+    """(valid source tables, admissible applications, errors, counts) of a part's raw tables."""
     errors: list[dict[str, Any]] = []
     valid: dict[str, pd.DataFrame] = {}
     broken: dict[str, str] = {}  # credit code → why its applications are rejected
@@ -200,22 +209,24 @@ def screen_frames(
     counts["applications_rejected"] = counts.get("applications_invalid", 0) + len(app_errors)
     counts["applications_scored"] = len(apps)
     sources = {name: valid[name] for name in SOURCE_TABLES if name != "applications"}
-    results = _score(sources, apps, model, ref, threads)
-    counts.update(_record_fate(sources, apps))
-    return results, pd.DataFrame(errors, columns=list(ERROR_COLUMNS)), counts
+    return sources, apps, errors, counts
 
 
 def rescore_shocked(
     tables: Mapping[str, pd.DataFrame],
     shock: Shock,
     model: PDModel,
-    ref: ModelRef,
     today: dt.date,
     threads: int = 0,
 ) -> pd.DataFrame:
-    """The exposed applications re-screened on their shocked records (same path as the base)."""
+    """The exposed applications re-screened on their shocked records (same path as the base).
+
+    The same contract checks, feature build and kernel as the base run, but numbers only: the
+    stress reads PD, grade and decision, so no reason is worded and no record counted.
+    """
     shocked = shock_records(tables, shock)
-    if shocked is None:
+    sources, apps, _, _ = _validated(shocked, today) if shocked is not None else ({}, None, [], {})
+    if apps is None or len(apps) == 0:
         return pd.DataFrame(
             {
                 "loan_id": pd.Series(dtype=object),
@@ -224,8 +235,17 @@ def rescore_shocked(
                 "decision": pd.Series(dtype=object),
             }
         )
-    results, _, _ = screen_frames(shocked, model, ref, today, threads)
-    return results[["loan_id", "pd", "grade", "decision"]]
+    X = build_feature_matrix(sources, apps)
+    products = apps["product"].to_numpy(dtype=object)
+    scored = kernel.score(model, X, products, top=0, threads=threads)
+    return pd.DataFrame(
+        {
+            "loan_id": apps["loan_id"].to_numpy(dtype=object),
+            "pd": scored.pd,
+            "grade": scored.grade,
+            "decision": scored.decision.astype(object),
+        }
+    )
 
 
 def _admissible(
@@ -303,21 +323,17 @@ def _score(
     if len(apps) == 0:
         return _with_score_columns(out, ref)
     X = build_feature_matrix(sources, apps)
-    scored = kernel.score(
-        model, X, out["product"].to_numpy(), top=TOP_REASONS, lower=False, threads=threads
-    )
+    scored = kernel.score(model, X, out["product"].to_numpy(), top=0, threads=threads)
     out["pd"] = scored.pd
     out["score"] = scored.score
     out["grade"] = scored.grade
     out["decision"] = scored.decision.astype(object)
     out["peer_percentile"] = np.nan if scored.percentile is None else scored.percentile
-    assert scored.reasons is not None  # asked for with top=TOP_REASONS
-    for k in range(TOP_REASONS):
-        picked = [r["raise_risk"][k] if len(r["raise_risk"]) > k else None for r in scored.reasons]
-        out[f"reason_{k + 1}_family"] = [r and r["family"] for r in picked]
-        out[f"reason_{k + 1}_points"] = [r["points"] if r else np.nan for r in picked]
-        out[f"reason_{k + 1}_zh"] = [r and r["zh"] for r in picked]
-        out[f"reason_{k + 1}_en"] = [r and r["en"] for r in picked]
+    for k, column in enumerate(kernel.risk_columns(model, X, scored, TOP_REASONS), start=1):
+        out[f"reason_{k}_family"] = column.family
+        out[f"reason_{k}_points"] = column.points
+        out[f"reason_{k}_zh"] = column.zh
+        out[f"reason_{k}_en"] = column.en
     out["model_name"] = ref.name
     out["model_version"] = ref.version
     return out
@@ -391,5 +407,3 @@ def _error(table: str, row: int, frame: pd.DataFrame, failure: Failure) -> dict[
 
 def _write(frame: pd.DataFrame, schema: pa.Schema, path: Path) -> None:
     pq.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False), path)
-
-

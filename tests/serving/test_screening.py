@@ -384,18 +384,28 @@ def test_cli_names_a_missing_column(dirty_market, registry, tmp_path, monkeypatc
 
 
 def test_screening_reasons_word_the_service_reasons(handle, small_market):
-    """Screening's kernel call (three risk reasons, all rows at once) words each row's risks
-    as the service's call (five each way, one row) does."""
+    """Screening's kernel calls (numbers for all rows at once, then three risk reasons per row
+    as columns) word each row's risks as the service's call (five each way, one row) does."""
     from features.build import build_feature_matrix
-    from models.kernel import score
+    from models.kernel import risk_columns, score
 
     model = handle.model
     apps = small_market["applications"].tail(300)
     X = build_feature_matrix(small_market, apps)
     products = apps["product"].to_numpy()
     batch = score(model, X, products, top=3, lower=False)
+    columns = risk_columns(model, X, score(model, X, products, top=0), 3)
+    assert sum(c.family[i] is not None for c in columns for i in range(len(X))) > len(X)
     for i in range(len(X)):
         served = score(model, X[i : i + 1], products[i : i + 1]).reasons[0]["raise_risk"][:3]
         assert json.dumps(batch.reasons[i]["raise_risk"], default=str) == json.dumps(
             served, default=str
         )
+        worded = [
+            {"family": c.family[i], "points": c.points[i], "zh": c.zh[i], "en": c.en[i]}
+            for c in columns
+            if c.family[i] is not None
+        ]
+        assert worded == [
+            {k: reason[k] for k in ("family", "points", "zh", "en")} for reason in served
+        ]

@@ -63,7 +63,7 @@ def test_halving_a_firms_revenue_moves_its_pd_as_the_model_says(part_tables, han
     one = {n: t[t["credit_code"] == code].reset_index(drop=True) for n, t in part_tables.items()}
     model = handle.model
     base, _, _ = screen_frames(one, model, _ref(handle), TODAY)
-    stressed = rescore_shocked(one, shock, model, _ref(handle), TODAY)
+    stressed = rescore_shocked(one, shock, model, TODAY)
 
     # the test's own rewrite: the latest fiscal year filed before the application, halved
     app = one["applications"].iloc[0]
@@ -105,7 +105,7 @@ def test_unexposed_firms_do_not_move_and_exposed_ones_rise_on_average(part_table
         ]
     ).sort_values(ROW, ignore_index=True)
     everyone, _, _ = screen_frames(full, model, ref, TODAY)
-    rescored = rescore_shocked(part_tables, shock, model, ref, TODAY)
+    rescored = rescore_shocked(part_tables, shock, model, TODAY)
 
     merged = base.merge(everyone, on="loan_id", suffixes=("", "_s"))
     hit = merged["credit_code"].isin(hit_codes)
