@@ -26,7 +26,7 @@ from pydantic.json_schema import DEFAULT_REF_TEMPLATE
 from starlette.responses import JSONResponse
 
 from serving import model_source
-from serving.audit import AuditStore, AuditUnavailable
+from serving.audit import AuditStore, AuditUnavailable, IdempotencyConflict
 from serving.counterfactuals import suggest
 from serving.model_reload import AliasWatcher, ReloadFailed
 from serving.monitoring.shadow import ShadowScorer
@@ -51,6 +51,7 @@ from serving.whatif import (
     parse_changes,
 )
 from techrisk_base import settings
+from techrisk_base.errors import InvalidArgument
 
 log = logging.getLogger("techrisk.service")
 
@@ -61,6 +62,10 @@ IN_BENTO = (Path(__file__).resolve().parents[2] / "bento.yaml").exists()
 #: (``model_source.build_bento`` sets the flag). ``bentoml serve`` from the source tree
 #: resolves every class-scope model at start, and there the model lives in MLflow.
 PACKAGED = IN_BENTO or os.environ.get(model_source.PACKAGING_FLAG) == "1"
+
+
+#: A client's retry key: the same key and body return the decision on record.
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 class ScoreBody(BaseModel):
@@ -291,8 +296,14 @@ class TechRiskService:
             request = ScoreRequest.model_validate(_present(body))
         except ValidationError as exc:
             return _invalid(ctx, describe_errors(exc))
+        key = ctx.request.headers.get(IDEMPOTENCY_HEADER)
         try:
-            return self.scorer.score(request)
+            return self.scorer.score(request, idempotency_key=key)
+        except IdempotencyConflict as exc:
+            # A retry must carry the same body as its first attempt.
+            return _invalid(ctx, [{"field": exc.field, "value": exc.value, "rule": exc.rule}])
+        except InvalidArgument as exc:
+            return _invalid(ctx, [{"field": exc.name, "value": exc.value, "rule": exc.rule}])
         except AuditUnavailable as exc:
             return _unavailable(ctx, exc)
 

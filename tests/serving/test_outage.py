@@ -78,3 +78,21 @@ def test_a_retry_with_its_idempotency_key_returns_the_first_answer(
         scorer.score(other, idempotency_key="officer-42:loan-9")
     assert len(scorer.audit.list(limit=10)) == 1
     scorer.audit.close()
+
+
+def test_the_idempotency_key_header_makes_a_retry_safe_over_http(
+    outage_client: TestClient, url: str, sample_requests: list[dict]
+) -> None:
+    key = {"Idempotency-Key": "officer-7:loan-3"}
+    first = outage_client.post("/score", json=sample_requests[2], headers=key)
+    retry = outage_client.post("/score", json=sample_requests[2], headers=key)
+    assert first.status_code == retry.status_code == 200
+    assert retry.json() == first.json()
+    other = outage_client.post("/score", json=sample_requests[3], headers=key)
+    assert other.status_code == 422
+    assert other.json()["errors"][0]["field"] == "Idempotency-Key"
+    bad = outage_client.post("/score", json=sample_requests[3], headers={"Idempotency-Key": "a b"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "Idempotency-Key"
+    store = AuditStore(url)
+    assert len(store.list(limit=100)) == 1
+    store.close()
