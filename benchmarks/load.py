@@ -20,6 +20,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,7 +67,12 @@ def run_load(
     if not base.startswith(LOCAL):
         raise ValueError(f"the load benchmark only targets 127.0.0.1; got {base!r}")
     before = audit_rows(audit_url)
-    latencies, statuses, seconds = asyncio.run(_drive(base, bodies, clients, requests))
+    # A thread of its own owns the event loop: the caller's thread may already run one (a
+    # Playwright session in the same test process does), and asyncio.run refuses to nest.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        latencies, statuses, seconds = pool.submit(
+            asyncio.run, _drive(base, bodies, clients, requests)
+        ).result()
     added = audit_rows(audit_url) - before
     p50, p99 = (float(np.percentile(np.array(latencies) * 1e3, q)) for q in (50, 99))
     return LoadResult(clients, requests, seconds, p50, p99, dict(statuses), added)

@@ -126,6 +126,9 @@ def retrain(
     gates = evaluate_gates(gate_window, gate_config)
     passed = all(g.passed for g in gates)
     gate_dicts = [asdict(g) for g in gates]
+    # Resume the challenger's run in its own experiment: a screening or monitoring run earlier
+    # in the same process may have left another experiment active, which start_run refuses.
+    mlflow.set_experiment(experiment_id=mlflow.get_run(result.run_id).info.experiment_id)
     with mlflow.start_run(run_id=result.run_id):
         mlflow.log_params(
             {
