@@ -10,11 +10,12 @@ answers a failure with its own fixed 400 ``{"error", "detail"}`` (no hook to res
 because a batch must answer each bad item on its own instead of refusing the whole batch.
 
 Responses are the pydantic types of ``serving.responses``, rendered from the scoring kernel.
+Every path but health and the API's documentation needs an API key whose role covers it
+(``serving.auth``, a middleware in front of the whole app).
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 import os
 from pathlib import Path
@@ -25,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.json_schema import DEFAULT_REF_TEMPLATE
 from starlette.responses import JSONResponse
 
-from serving import model_source
+from serving import auth, model_source
 from serving.audit import AuditStore, AuditUnavailable, IdempotencyConflict
 from serving.counterfactuals import suggest
 from serving.model_reload import AliasWatcher, ReloadFailed
@@ -195,6 +196,7 @@ class TechRiskService:
         bento_model = bentoml.models.BentoModel(f"{settings.BENTO_MODEL_NAME}:latest")
 
     def __init__(self) -> None:
+        auth.check_settings()
         from_store = IN_BENTO and "TECHRISK_MODEL_URI" not in os.environ
         handle = (
             model_source.from_bento_store(self.bento_model)
@@ -250,18 +252,11 @@ class TechRiskService:
 
     @bentoml.api(route="/admin/reload")
     def admin_reload(self, ctx: bentoml.Context) -> dict[str, Any]:
-        """Look up the served aliases now and swap to any version they moved to (admin token).
+        """Look up the served aliases now and swap to any version they moved to (admin role,
+        checked by ``serving.auth``).
 
         In-flight requests finish on the model they started with.
         """
-        token = settings.admin_token()
-        given = ctx.request.headers.get("authorization", "")
-        if token is None:
-            return _refused(
-                ctx, 403, ErrorResponse(error="admin endpoints are off: TECHRISK_ADMIN_TOKEN unset")
-            )
-        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-            return _refused(ctx, 401, ErrorResponse(error="admin token missing or wrong"))
         if not self.watchers:
             return _refused(
                 ctx, 409, ErrorResponse(error="this service serves a model packed in its Bento")
@@ -396,6 +391,11 @@ class TechRiskService:
     def metadata(self) -> Metadata:
         """Model name, version, alias, training window, OOT metrics, scale, grades, features."""
         return self.scorer.metadata()
+
+
+# API keys and roles on every path, the mounted page included, before any body is read: keep
+# it the first middleware added, so that middlewares reading bodies run after it.
+TechRiskService.add_asgi_middleware(auth.ApiKeyAuth)
 
 
 def _prefixed(prefix: str, errors: list[dict[str, Any]]) -> list[dict[str, Any]]:

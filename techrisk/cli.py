@@ -157,7 +157,20 @@ def _latest_year_list(market: Path, out: Path) -> Path:
     return out
 
 
-def _serve(port: int, example: Path) -> int:
+def _demo_key() -> str | None:
+    """A new scorer key for the demo when the keys file has no active scorer key, else None
+    (an existing key cannot be shown again: only its hash is stored)."""
+    from serving.api_keys import KeyStore
+
+    store = KeyStore()
+    if any(k.active and "scorer" in k.roles for k in store.read().keys):
+        return None
+    key, token = store.create("demo", ["scorer"])
+    console.print(f"Created the demo's scorer API key {key.id} in {store.path} (shown this once).")
+    return token
+
+
+def _serve(port: int, example: Path, key: str | None = None) -> int:
     """``bentoml serve`` in the foreground on 127.0.0.1, after saying how to call it."""
     import subprocess
 
@@ -166,10 +179,20 @@ def _serve(port: int, example: Path) -> int:
     AuditStore().create_schema()
     url = f"http://127.0.0.1:{port}"
     console.print(f"Serving techrisk at [bold]{url}[/bold] (OpenAPI page: {url}/docs)")
+    if key is None:
+        console.print(
+            "Calls need an API key: use one you have, or make one with "
+            "`.venv/bin/techrisk keys create --name NAME --role scorer` and set TECHRISK_KEY to it."
+        )
     console.print(
         f"Score one synthetic firm:\n  curl -s -X POST {url}/score "
-        f"-H 'content-type: application/json' -d @{example}"
+        f"-H 'Authorization: Bearer {key or '$TECHRISK_KEY'}' "
+        f"-H 'content-type: application/json' -d @{example}",
+        soft_wrap=True,
+        highlight=False,
+        markup=False,
     )
+    console.print(f"The loan officer's page: {url}/ui/ (type the key into its key field)")
     console.print("Decisions on record: .venv/bin/techrisk audit list")
     bentoml = Path(sys.executable).with_name("bentoml")
     command = [
@@ -258,6 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     from serving.audit_cli import add_audit_commands, run_audit
+    from serving.keys_cli import add_keys_commands, run_keys
     from serving.monitoring.cli import add_monitor_commands, run_monitor, run_outcomes
     from serving.screening.cli import (
         add_allocate_command,
@@ -273,6 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     add_audit_commands(sub)
+    add_keys_commands(sub)
     add_lifecycle_commands(sub)
     add_monitor_commands(sub)
     add_screen_command(sub, settings.market_dir(), settings.screening_dir())
@@ -293,6 +318,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             console.print(f"Built {bento.tag}: serve it with .venv/bin/bentoml serve {bento.tag}")
         elif args.command == "audit":
             run_audit(args)
+        elif args.command == "keys":
+            run_keys(args, console)
         elif args.command == "retrain":
             run_retrain(args, console)
         elif args.command == "promote":
@@ -318,7 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 parser.parse_args(["screen", "--applications", str(latest), "--restart", *fund])
             )
             run_allocate(parser.parse_args(["allocate", *fund]))
-            return _serve(args.port, EXAMPLE_REQUEST)
+            return _serve(args.port, EXAMPLE_REQUEST, _demo_key())
         elif args.command == "serve":
             return _serve(args.port, args.example)
     except (TechriskError, OSError) as exc:

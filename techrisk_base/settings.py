@@ -5,7 +5,8 @@ embedded store: the synthetic market, the feature table, the MLflow SQLite store
 artifacts, the audit database and screening outputs. The other settings point elsewhere:
 ``MLFLOW_TRACKING_URI``, ``TECHRISK_ARTIFACT_DIR``, ``TECHRISK_DATABASE_URL``,
 ``TECHRISK_AUDIT_DEADLINE_S``, ``TECHRISK_AUDIT_KEY``, ``TECHRISK_MODEL_URI``,
-``TECHRISK_SHADOW_URI``, ``TECHRISK_RELOAD_S`` and ``TECHRISK_ADMIN_TOKEN``.
+``TECHRISK_SHADOW_URI``, ``TECHRISK_RELOAD_S``, ``TECHRISK_API_KEYS``, ``TECHRISK_RATE_PER_S``
+and ``TECHRISK_RATE_BURST``.
 
 A built Bento is served with its source folder, not the caller's, as the working directory
 of some processes, so a relative ``var`` would name two places. There the default is the
@@ -141,9 +142,52 @@ def reload_seconds() -> float:
     return value
 
 
-def admin_token() -> str | None:
-    """``TECHRISK_ADMIN_TOKEN``: the bearer token of admin endpoints; unset, they refuse."""
-    return os.environ.get("TECHRISK_ADMIN_TOKEN") or None
+def api_keys_path() -> Path:
+    """The service's API keys, hashed (``TECHRISK_API_KEYS``, else ``api_keys.json`` in var).
+
+    Beside the audit database, so a built Bento finds its keys under its absolute var folder
+    whatever the working directory.
+    """
+    configured = os.environ.get("TECHRISK_API_KEYS")
+    return Path(configured).expanduser() if configured else var_dir() / "api_keys.json"
+
+
+#: Defaults of ``TECHRISK_RATE_PER_S`` and ``TECHRISK_RATE_BURST``.
+DEFAULT_RATE_PER_S = 50.0
+DEFAULT_RATE_BURST = 100
+
+
+def rate_per_s() -> float:
+    """Requests per second one API key may sustain in one worker process (``TECHRISK_RATE_PER_S``).
+
+    Each worker keeps its own buckets, so with N workers a key gets up to N times this.
+    """
+    text = os.environ.get("TECHRISK_RATE_PER_S")
+    if text is None:
+        return DEFAULT_RATE_PER_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 1e6:
+        raise InvalidArgument(
+            "TECHRISK_RATE_PER_S", text, "must be a number of requests per second in (0, 1e6]"
+        )
+    return value
+
+
+def rate_burst() -> int:
+    """Requests one API key may send at once before the rate applies (``TECHRISK_RATE_BURST``)."""
+    text = os.environ.get("TECHRISK_RATE_BURST")
+    if text is None:
+        return DEFAULT_RATE_BURST
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 1_000_000:
+        raise InvalidArgument("TECHRISK_RATE_BURST", text, "must be an integer in [1, 1000000]")
+    return value
 
 
 def parse_registry_uri(uri: str) -> tuple[str, str | None, str | None]:
