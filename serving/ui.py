@@ -16,6 +16,8 @@ the helpers a browser cannot do alone:
 - ``GET /ui/api/history/{credit_code}``: the firm's past decisions from the audit store.
 
 Errors have the service's shape: ``{"error", "errors": [{"field", "value", "rule"}]}``.
+The page's files are open; its helpers need an API key like the rest of the service
+(``serving/auth.py``): the page sends the key typed into its key field as a Bearer token.
 """
 
 from __future__ import annotations

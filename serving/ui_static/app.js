@@ -5,7 +5,7 @@ const $ = (sel) => document.querySelector(sel);
 const $$ = (sel) => Array.from(document.querySelectorAll(sel));
 const UI = "/ui/api";
 const S = { lang: "zh", meta: null, families: {}, samples: {}, picked: null, request: null,
-  result: null, policy: null, whatif: null, cf: null, batch: null };
+  result: null, policy: null, whatif: null, cf: null, batch: null, auth: null };
 
 function t(key, ...args) {
   const v = I18N[S.lang][key];
@@ -21,11 +21,33 @@ const familyName = (key) => {
   return zh() ? name : name.charAt(0).toUpperCase() + name.slice(1);
 };
 
+/* -- the API key: kept for this tab only (sessionStorage), sent as a Bearer token ------------ */
+const KEY_SLOT = "techrisk.apiKey";
+const AUTH_STATUSES = [401, 403, 429];
+const apiKey = () => sessionStorage.getItem(KEY_SLOT) || "";
+function renderAuth() {
+  const box = $("#auth-msg"), a = S.auth;
+  box.hidden = !a;
+  if (a) box.textContent = a.status === 429 ? t("auth_429", a.retry || 1) : t(`auth_${a.status}`);
+}
+$("#api-key").value = apiKey();
+$("#key-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  sessionStorage.setItem(KEY_SLOT, $("#api-key").value.trim());
+  S.auth = null; renderAuth(); $("#form-error").textContent = "";
+  load();
+});
+
 async function call(method, url, body) {
   const init = { method, headers: {} };
   if (body instanceof FormData) init.body = body;
   else if (body !== undefined) { init.body = JSON.stringify(body); init.headers["Content-Type"] = "application/json"; }
+  if (apiKey()) init.headers.Authorization = `Bearer ${apiKey()}`;
   const r = await fetch(url, init);
+  if (AUTH_STATUSES.includes(r.status)) {
+    S.auth = { status: r.status, retry: r.headers.get("Retry-After") }; renderAuth();
+    throw Object.assign(new Error($("#auth-msg").textContent), { status: r.status });
+  }
   const data = await r.json().catch(() => ({ error: `HTTP ${r.status}` }));
   if (!r.ok) throw Object.assign(new Error(data.error || `HTTP ${r.status}`), { status: r.status, data });
   return data;
@@ -42,7 +64,7 @@ function applyLang() {
   renderSampleList(); if (S.picked) showPicked();
   if (S.result) renderResult(); if (S.policy) renderPolicy(); if (S.whatif) renderWhatIf();
   if (S.cf) renderCf(); if (S.batch) renderBatch(); if (S.history) renderHistory();
-  rerenderErrors();
+  renderAuth(); rerenderErrors();
 }
 $("#lang").addEventListener("click", () => { S.lang = zh() ? "en" : "zh"; applyLang(); });
 
@@ -107,10 +129,13 @@ function renderSampleList() {
     `<li data-code="${esc(s.credit_code)}" class="${S.picked === s.credit_code ? "active" : ""}">${esc(s.name)} <span class="code">${esc(s.credit_code)}</span> · ${esc(industryName(s.industry))}</li>`).join("")
     : `<li class="muted">${t("no_sample")}</li>`;
 }
-$("#sample-search").addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(searchSamples, 200); });
+/* A failure of a call no button waits on: a refused key is in the banner, anything else here. */
+function aside(err) { if (!AUTH_STATUSES.includes(err.status)) $("#form-error").textContent = err.message; }
+$("#sample-search").addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(() => searchSamples().catch(aside), 200); });
 $("#sample-list").addEventListener("click", async (ev) => {
   const li = ev.target.closest("li[data-code]"); if (!li) return;
-  const body = await call("GET", `${UI}/samples/${li.dataset.code}`);
+  let body;
+  try { body = await call("GET", `${UI}/samples/${li.dataset.code}`); } catch (err) { aside(err); return; }
   S.samples[li.dataset.code] = body; S.picked = li.dataset.code;
   fillApplication(body.application); showPicked(); renderSampleList();
 });
@@ -425,13 +450,14 @@ function renderHistory() {
       `<td>${d.reasons.map((x) => esc(zh() ? x.zh : x.en)).join("<br>")}</td><td>${esc(d.model)}</td></tr>`).join("");
 }
 
-/* -- start ------------------------------------------------------------------------------------ */
-(async function start() {
-  applyLang();
+/* -- start, and again once a key is entered ---------------------------------------------------- */
+async function load() {
   try {
     const [meta, families] = await Promise.all([call("POST", "/metadata", {}), call("GET", `${UI}/families`)]);
     S.meta = meta; S.families = families;
     $("#model-version").textContent = t("model", modelText(meta.model));
-  } catch (err) { $("#form-error").textContent = err.message; }
-  searchSamples();
-})();
+  } catch (err) { aside(err); }
+  await searchSamples().catch(aside);
+}
+applyLang();
+load();
