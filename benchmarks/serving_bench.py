@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.load import (
+    UNLIMITED_RATE,
     commit_ms,
     payloads,
     pg_schema,
@@ -33,7 +34,7 @@ from serving.audit import AuditStore
 from serving.examples import request_from_frames
 from serving.model_source import from_registry
 from serving.schemas import ScoreRequest, to_sources
-from tests.servers import bentoml_serve, free_port, stop
+from tests.servers import api_key, bearer, bentoml_serve, free_port, stop
 
 #: ``make bench`` runs ``python -m benchmarks.run`` from the repository root.
 REPO = Path(__file__).resolve().parents[1]
@@ -138,7 +139,13 @@ def bench_serving(
     pg_url: str | None = None,
     load_requests: int = 1_500,
 ) -> list[tuple]:
-    env = {**os.environ, **env, "TECHRISK_DATABASE_URL": f"sqlite:///{tmp / 'audit.db'}"}
+    env = {
+        **os.environ,
+        **env,
+        **UNLIMITED_RATE,
+        "TECHRISK_DATABASE_URL": f"sqlite:///{tmp / 'audit.db'}",
+    }
+    key = api_key(env, tmp)
     os.environ.update({k: v for k, v in env.items() if k.startswith(("MLFLOW", "TECHRISK"))})
     handle = from_registry()
     model = handle.model
@@ -153,7 +160,7 @@ def bench_serving(
         bentoml_serve(
             "serving.service:TechRiskService", {**env, "TECHRISK_WORKERS": "1"}, REPO
         ) as base,
-        httpx.Client(base_url=base, timeout=60) as c,
+        httpx.Client(base_url=base, timeout=60, headers=bearer(key)) as c,
     ):
         for b in bodies[:20]:
             c.post("/score", json=b)
@@ -222,9 +229,15 @@ def bench_load(
     rows: list[tuple] = []
     for name, store in stores:
         with store as url:
-            served = {**env, "TECHRISK_DATABASE_URL": url, "TECHRISK_WORKERS": "2"}
+            served = {
+                **env,
+                **UNLIMITED_RATE,
+                "TECHRISK_DATABASE_URL": url,
+                "TECHRISK_WORKERS": "2",
+            }
+            key = api_key(served, tmp)
             with bentoml_serve("serving.service:TechRiskService", served, REPO) as base:
-                sequential = sequential_p50_ms(base, data, 300)
+                sequential = sequential_p50_ms(base, data, 300, key)
                 reader = AuditStore(url)
                 template = reader.list(limit=1)[0]
                 reader.close()
@@ -238,7 +251,7 @@ def bench_load(
                     )
                 )
                 for clients in (8, 64):
-                    result = run_load(base, data, clients, requests, url)
+                    result = run_load(base, data, clients, requests, url, key)
                     target = " (target ≥ 150 req/s)" if clients == 8 else ""
                     rows.append(
                         (

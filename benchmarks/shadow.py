@@ -18,19 +18,20 @@ import httpx
 import numpy as np
 import sqlalchemy as sa
 
+from benchmarks.load import UNLIMITED_RATE
 from features.build import build_feature_table
 from features.store import write_feature_table
 from serving.examples import request_from_frames
 from synthetic import generate_market, write_market
-from tests.servers import bentoml_serve
+from tests.servers import api_key, bearer, bentoml_serve
 
 REPO = Path(__file__).resolve().parents[1]
 WARM_UP = 20
 
 
-def _latencies(base: str, bodies: list[dict]) -> list[float]:
+def _latencies(base: str, bodies: list[dict], key: str) -> list[float]:
     out = []
-    with httpx.Client(base_url=base, timeout=60) as http:
+    with httpx.Client(base_url=base, timeout=60, headers=bearer(key)) as http:
         for i, body in enumerate([*bodies[:WARM_UP], *bodies]):
             start = time.perf_counter()
             r = http.post("/score", json=body)
@@ -82,10 +83,17 @@ def main(argv: list[str] | None = None) -> None:
             ("with shadow", {"TECHRISK_SHADOW_URI": "models:/techrisk-pd@champion"}),
         ):
             audit_url = f"sqlite:///{tmp / (label.replace(' ', '_') + '.db')}"
-            serve_env = {**os.environ, **env, **extra, "TECHRISK_DATABASE_URL": audit_url}
+            serve_env = {
+                **os.environ,
+                **env,
+                **extra,
+                **UNLIMITED_RATE,
+                "TECHRISK_DATABASE_URL": audit_url,
+            }
             serve_env.pop("TECHRISK_MODEL_URI", None)
+            key = api_key(serve_env, tmp)
             with bentoml_serve("serving.service:TechRiskService", serve_env, REPO) as base:
-                ms = np.array(_latencies(base, bodies)) * 1e3
+                ms = np.array(_latencies(base, bodies, key)) * 1e3
                 time.sleep(2.0)  # let the shadow thread finish its queue
             shadowed = _shadow_rows(audit_url)
             figures[label] = (np.percentile(ms, 50), np.percentile(ms, 99), shadowed)

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -17,6 +17,22 @@ from typing import IO
 import httpx
 
 BENTOML = Path(sys.executable).with_name("bentoml")
+
+
+def api_key(env: MutableMapping[str, str], folder: Path, *roles: str) -> str:
+    """A new API key (roles default: scorer) in ``folder/api_keys.json``, which ``env``'s
+    ``TECHRISK_API_KEYS`` then names; never the caller's own keys file."""
+    from serving.api_keys import KeyStore
+
+    path = folder / "api_keys.json"
+    env["TECHRISK_API_KEYS"] = str(path)
+    _, token = KeyStore(path).create("tests", list(roles or ("scorer",)))
+    return token
+
+
+def bearer(key: str) -> dict[str, str]:
+    """The header that carries ``key``."""
+    return {"Authorization": f"Bearer {key}"}
 
 
 def free_port() -> int:

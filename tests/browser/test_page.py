@@ -12,7 +12,8 @@ import pytest
 
 from serving.schemas import ScoreRequest
 from serving.whatif import apply_changes, parse_changes
-from tests.browser.conftest import shot
+from tests.browser.conftest import enter_key, shot
+from tests.servers import bearer
 
 CHILD_TABLES = (
     "ip_assets",
@@ -101,9 +102,9 @@ def test_whatif_changes_the_pd(page) -> None:
 
 
 @pytest.fixture(scope="module")
-def improvable(page_server) -> str:
+def improvable(page_server, page_key) -> str:
     """A sample firm for which the server finds a suggestion one grade up."""
-    with httpx.Client(base_url=page_server, timeout=120) as client:
+    with httpx.Client(base_url=page_server, timeout=120, headers=bearer(page_key)) as client:
         for sample in client.get("/ui/api/samples", params={"limit": 60}).json():
             body = client.get(f"/ui/api/samples/{sample['credit_code']}").json()
             out = client.post("/counterfactuals", json={"request": body}).json()
@@ -113,7 +114,7 @@ def improvable(page_server) -> str:
 
 
 def test_counterfactual_applied_through_score_reaches_the_promised_grade(
-    page, page_server, improvable
+    page, page_server, page_key, improvable
 ) -> None:
     pick_sample(page, improvable)
     score(page)
@@ -127,7 +128,10 @@ def test_counterfactual_applied_through_score_reaches_the_promised_grade(
             ScoreRequest.model_validate(state["request"]), parse_changes(suggestion["changes"])
         )
         scored = httpx.post(
-            f"{page_server}/score", json=changed.model_dump(mode="json"), timeout=60
+            f"{page_server}/score",
+            json=changed.model_dump(mode="json"),
+            headers=bearer(page_key),
+            timeout=60,
         ).json()
         assert scored["grade"] == suggestion["grade"] <= state["cf"]["original"]["grade"] - 1
     # "Try in what-if" fills the panel and shows the same grade, computed by the server
@@ -221,3 +225,34 @@ def test_history_lists_the_decision_just_made(page) -> None:
     slot = page.locator('.field-error[data-field="credit_code"]')
     slot.wait_for(state="visible")
     assert "校验位" in slot.inner_text() or "统一社会信用代码" in slot.inner_text()
+
+
+def test_without_a_key_the_page_asks_for_one_and_keeps_it_for_the_tab(bare_page, page_key) -> None:
+    banner = bare_page.locator("#auth-msg")
+    banner.wait_for(state="visible")
+    assert "API 密钥" in banner.inner_text()
+    assert bare_page.locator("#sample-list li[data-code]").count() == 0
+    shot(bare_page, "11-no-key-zh")
+    bare_page.click("#lang")
+    assert "API key is missing" in banner.inner_text()
+    enter_key(bare_page, "tr_00000000_" + "x" * 43)  # well-formed, unknown: hidden, then back
+    bare_page.wait_for_selector("#auth-msg:not([hidden])")
+    assert "revoked" in banner.inner_text()
+    assert bare_page.locator("#sample-list li[data-code]").count() == 0
+    enter_key(bare_page, page_key)
+    bare_page.wait_for_selector("#sample-list li[data-code]", timeout=90_000)
+    assert banner.is_hidden()
+    assert bare_page.evaluate("sessionStorage.getItem('techrisk.apiKey')") == page_key
+    bare_page.reload()  # the same tab keeps its key
+    bare_page.wait_for_selector("#sample-list li[data-code]", timeout=90_000)
+
+
+def test_an_auditor_key_is_told_it_may_not_score(bare_page, page_keys) -> None:
+    enter_key(bare_page, page_keys["auditor"])
+    banner = bare_page.locator("#auth-msg")
+    bare_page.wait_for_function(
+        "document.querySelector('#auth-msg').textContent.includes('无权')"
+    )  # the sample firms are a scorer's
+    bare_page.click("#lang")
+    assert "role may not" in banner.inner_text()
+    shot(bare_page, "12-auditor-refused-en")

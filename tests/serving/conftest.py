@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
 
 from serving.audit import AuditStore
+from tests.servers import api_key, bearer
 from tests.serving.audit_records import pg_schema_url
 
 
@@ -40,9 +42,18 @@ def service_env(registry, tmp_path, monkeypatch) -> str:
 
 
 @pytest.fixture
-def client(service_env, asgi_app) -> Iterator[TestClient]:
+def new_key(tmp_path, monkeypatch) -> Callable[..., str]:
+    """``new_key("auditor")``: a new API key in this test's keys file (``TECHRISK_API_KEYS``);
+    no roles given, a scorer key."""
+    monkeypatch.setenv("TECHRISK_API_KEYS", str(tmp_path / "api_keys.json"))
+    return lambda *roles: api_key(os.environ, tmp_path, *roles)
+
+
+@pytest.fixture
+def client(service_env, asgi_app, new_key) -> Iterator[TestClient]:
+    """The service in process, every request carrying a scorer key."""
     AuditStore(service_env).create_schema()
-    with TestClient(asgi_app) as c:
+    with TestClient(asgi_app, headers=bearer(new_key())) as c:
         yield c
 
 

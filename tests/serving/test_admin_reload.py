@@ -1,21 +1,18 @@
-"""``/admin/reload`` in process: refused without the admin token, a no-op when nothing moved."""
+"""``/admin/reload`` in process: the admin role only, a no-op when nothing moved."""
 
 from __future__ import annotations
 
-
-def test_reload_is_off_without_a_token(client, monkeypatch) -> None:
-    monkeypatch.delenv("TECHRISK_ADMIN_TOKEN", raising=False)
-    r = client.post("/admin/reload", json={})
-    assert r.status_code == 403
-    assert "TECHRISK_ADMIN_TOKEN" in r.json()["error"]
+from tests.servers import bearer
 
 
-def test_reload_wants_the_token_and_reports_the_versions(client, monkeypatch) -> None:
-    monkeypatch.setenv("TECHRISK_ADMIN_TOKEN", "s3cret")
-    assert client.post("/admin/reload", json={}).status_code == 401
-    wrong = client.post("/admin/reload", json={}, headers={"authorization": "Bearer nope"})
-    assert wrong.status_code == 401
-    r = client.post("/admin/reload", json={}, headers={"authorization": "Bearer s3cret"})
+def test_reload_wants_the_admin_role_and_reports_the_versions(client, new_key) -> None:
+    assert client.post("/admin/reload", json={}, headers={"Authorization": ""}).status_code == 401
+    scorer = client.post("/admin/reload", json={})  # the client's own key is a scorer's
+    assert scorer.status_code == 403
+    assert "admin" in scorer.json()["errors"][0]["rule"]
+    auditor = client.post("/admin/reload", json={}, headers=bearer(new_key("auditor")))
+    assert auditor.status_code == 403
+    r = client.post("/admin/reload", json={}, headers=bearer(new_key("admin")))
     assert r.status_code == 200, r.text
     assert r.json() == {
         "models": [

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from tests.servers import bentoml_serve
+from tests.servers import api_key, bearer, bentoml_serve
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -46,17 +46,24 @@ def test_bento_build_packs_the_registered_model_and_serves_without_mlflow(
     # The Bento serves with no MLflow store in reach: the model comes from the Bento. Served
     # from a folder of its own with no audit setting, it creates its audit store at the
     # documented default, $BENTOML_HOME/techrisk/var/techrisk.db, and records the decision.
+    # Its API keys are named by TECHRISK_API_KEYS here: a keys file at the default place would
+    # create the var folder this test expects the Bento itself to create.
     serve_env = {
         **env,
         "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'no-such-dir' / 'mlflow.db'}",
     }
     serve_env.pop("TECHRISK_DATABASE_URL", None)
     serve_env.pop("TECHRISK_VAR", None)
+    key = api_key(serve_env, tmp_path)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     with bentoml_serve("techrisk:latest", serve_env, elsewhere) as base:
         assert httpx.get(f"{base}/readyz", timeout=30).status_code == 200
-        response = httpx.post(f"{base}/score", json=sample_requests[0], timeout=60)
+        refused = httpx.post(f"{base}/score", json=sample_requests[0], timeout=60)
+        response = httpx.post(
+            f"{base}/score", json=sample_requests[0], headers=bearer(key), timeout=60
+        )
+    assert refused.status_code == 401
     assert response.status_code == 200, response.text
     out = response.json()
     assert out["model"]["name"] == "techrisk-pd" and out["model"]["uri"].startswith("bento:")

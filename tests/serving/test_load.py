@@ -11,13 +11,15 @@ import pytest
 
 from benchmarks.load import payloads, run_load
 from serving.audit import AuditStore
-from tests.servers import bentoml_serve
+from tests.servers import api_key, bentoml_serve
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
-def test_concurrent_clients_get_one_audit_row_per_score(registry, url, sample_requests) -> None:
+def test_concurrent_clients_get_one_audit_row_per_score(
+    registry, url, sample_requests, tmp_path
+) -> None:
     env = {
         **os.environ,
         **registry,
@@ -25,9 +27,10 @@ def test_concurrent_clients_get_one_audit_row_per_score(registry, url, sample_re
         "TECHRISK_WORKERS": "2",
     }
     env.pop("TECHRISK_MODEL_URI", None)
+    key = api_key(env, tmp_path)
     bodies = payloads(sample_requests)
     with bentoml_serve("serving.service:TechRiskService", env, REPO) as base:
-        result = run_load(base, bodies, clients=8, requests=60, audit_url=url)
+        result = run_load(base, bodies, clients=8, requests=60, audit_url=url, key=key)
     assert result.statuses == {200: 60}
     assert result.audit_rows == result.ok == 60
     store = AuditStore(url)

@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 
 from serving.audit import AuditStore, IdempotencyConflict
 from serving.schemas import ScoreRequest
+from tests.servers import bearer
 from tests.serving.audit_records import held_write_lock
 
 DEADLINE_S = 0.5
@@ -18,14 +19,14 @@ SLACK_S = 0.75
 
 
 @pytest.fixture
-def outage_client(registry, url, asgi_app, monkeypatch) -> Iterator[TestClient]:
+def outage_client(registry, url, asgi_app, monkeypatch, new_key) -> Iterator[TestClient]:
     for key, value in registry.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("TECHRISK_MODEL_URI", raising=False)
     monkeypatch.setenv("TECHRISK_DATABASE_URL", url)
     monkeypatch.setenv("TECHRISK_AUDIT_DEADLINE_S", str(DEADLINE_S))
     AuditStore(url).create_schema()
-    with TestClient(asgi_app) as client:
+    with TestClient(asgi_app, headers=bearer(new_key())) as client:
         yield client
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from serving.audit import AuditStore
 from serving.schemas import ScoreRequest
+from tests.servers import bearer
 
 
 def test_score_returns_a_decision_with_reasons_and_records_it(client, sample_requests, service_env):
@@ -191,13 +192,15 @@ def test_openapi_documents_what_comes_back(client, sample_requests):
     assert answer("/score")["properties"]["decision"]["enum"] == ["approve", "review", "decline"]
 
 
-def test_store_down_gives_503_and_no_score(registry, sample_requests, monkeypatch, asgi_app):
+def test_store_down_gives_503_and_no_score(
+    registry, sample_requests, monkeypatch, asgi_app, new_key
+):
     from starlette.testclient import TestClient
 
     for key, value in registry.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("TECHRISK_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:1/test")
-    with TestClient(asgi_app) as c:
+    with TestClient(asgi_app, headers=bearer(new_key())) as c:
         r = c.post("/score", json=sample_requests[0])
     assert r.status_code == 503
     assert "audit store unavailable" in r.json()["error"]
@@ -208,7 +211,7 @@ def test_store_down_gives_503_and_no_score(registry, sample_requests, monkeypatc
     "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 )
 def test_parallel_requests_make_exactly_as_many_audit_rows(
-    backend, registry, sample_requests, monkeypatch, tmp_path, asgi_app
+    backend, registry, sample_requests, monkeypatch, tmp_path, asgi_app, new_key
 ):
     import os
     import uuid
@@ -234,7 +237,7 @@ def test_parallel_requests_make_exactly_as_many_audit_rows(
     store.create_schema()
     n = 24
     try:
-        with TestClient(asgi_app) as c, ThreadPoolExecutor(8) as pool:
+        with TestClient(asgi_app, headers=bearer(new_key())) as c, ThreadPoolExecutor(8) as pool:
             bodies = [sample_requests[i % len(sample_requests)] for i in range(n)]
             codes = list(pool.map(lambda b: c.post("/score", json=b).status_code, bodies))
         assert codes == [200] * n
