@@ -112,20 +112,37 @@ def date(name: str, *, nullable: bool = False, **request: Any) -> Column:
     return Column(name, "date", nullable=nullable, **request)
 
 
-def amount(name: str, *, nullable: bool = True, gt: float | None = None) -> Column:
-    """Money or another real quantity, ``>= 0`` unless ``gt`` bounds it instead."""
-    return Column(name, "real", nullable=nullable, ge=None if gt is not None else 0, gt=gt)
+# -- plausibility ----------------------------------------------------------------------------
+#: The largest amount of money (万元) a record may hold: 1,000 亿元, beyond any firm a
+#: tech-SME lender sees. Larger is a unit slip (元 sent as 万元) or garbage, in a request or a
+#: file, and a number no float64 feature should be computed from.
+MONEY_MAX = 10_000_000
+#: The largest loan (万元) an application may ask for: 10 亿元.
+LOAN_MAX = 100_000
+#: The largest headcount of one month.
+STAFF_MAX = 1_000_000
+
+
+def amount(
+    name: str, *, nullable: bool = True, gt: float | None = None, le: float = MONEY_MAX
+) -> Column:
+    """Money or another real quantity, ``>= 0`` unless ``gt`` bounds it instead, and at most
+    ``le`` (:data:`MONEY_MAX` unless given)."""
+    ge = None if gt is not None else 0
+    return Column(name, "real", nullable=nullable, ge=ge, gt=gt, le=le)
 
 
 def signed_amount(name: str) -> Column:
-    """Money that may be negative (profit, cash flow)."""
-    return Column(name, "real", nullable=True)
+    """Money that may be negative (profit, cash flow), within ±:data:`MONEY_MAX`."""
+    return Column(name, "real", nullable=True, ge=-MONEY_MAX, le=MONEY_MAX)
 
 
-def count(name: str, *, choices: tuple[int, ...] = (), **request: Any) -> Column:
-    """A whole number that may be missing, ``>= 0`` unless ``choices`` are given."""
+def count(
+    name: str, *, le: int | None = None, choices: tuple[int, ...] = (), **request: Any
+) -> Column:
+    """A whole number that may be missing, between 0 and ``le`` unless ``choices`` are given."""
     ge = None if choices else 0
-    return Column(name, "count", nullable=True, ge=ge, choices=choices, **request)
+    return Column(name, "count", nullable=True, ge=ge, le=le, choices=choices, **request)
 
 
 def integer(name: str, low: int, high: int) -> Column:
@@ -352,8 +369,8 @@ CONTRACT: tuple[Table, ...] = (
             date("filed_on"),
             date("granted_on", nullable=True),
             date("lapsed_on", nullable=True),
-            count("claims"),
-            count("forward_citations"),
+            count("claims", le=1_000),
+            count("forward_citations", le=100_000),
             flag("acquired"),
             date("pledged_on", nullable=True),
         ),
@@ -401,8 +418,8 @@ CONTRACT: tuple[Table, ...] = (
         (
             credit_code(),
             date("month"),
-            count("employees"),
-            *(count(c) for c in _STAFF_COUNTS),
+            count("employees", le=STAFF_MAX),
+            *(count(c, le=STAFF_MAX) for c in _STAFF_COUNTS),
         ),
         rules=(first_of_month("month"), *(at_most(c, "employees") for c in _STAFF_COUNTS)),
         key=("credit_code", "month"),
@@ -418,7 +435,7 @@ CONTRACT: tuple[Table, ...] = (
             date("event_on"),
             choice("kind", CREDIT_EVENT_KINDS),
             amount("amount"),
-            count("days_past_due"),
+            count("days_past_due", le=10_000),
         ),
         # An overdue event must say how late it was: ``days_past_due`` drives the risk.
         rules=(
@@ -465,7 +482,7 @@ CONTRACT: tuple[Table, ...] = (
             credit_code(),
             choice("product", PRODUCTS),
             date("applied_on", request_name="as_of"),
-            amount("amount", nullable=False, gt=0),
+            amount("amount", nullable=False, gt=0, le=LOAN_MAX),
             integer("term_months", 1, 120),
             choice("guarantee", GUARANTEES),
             count("default_12m", choices=(0, 1), request="absent"),

@@ -92,10 +92,21 @@ def _column_checks(column: Column) -> list[pa.Check]:
                 column.ge, column.le, error=f"must be between {column.ge} and {column.le}"
             )
         )
+    elif column.gt is not None and column.le is not None:
+        checks.append(
+            pa.Check.in_range(
+                column.gt,
+                column.le,
+                include_min=False,
+                error=f"must be > {column.gt} and <= {column.le}",
+            )
+        )
     elif column.ge is not None:
         checks.append(pa.Check.ge(column.ge, error=f"must be >= {column.ge}"))
     elif column.gt is not None:
         checks.append(pa.Check.gt(column.gt, error=f"must be > {column.gt}"))
+    elif column.le is not None:
+        checks.append(pa.Check.le(column.le, error=f"must be <= {column.le}"))
     return checks
 
 

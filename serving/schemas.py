@@ -8,9 +8,12 @@ numpy columns (no DataFrame on a request's path).
 
 Choices made for a bank integration (type checks run inside pydantic-core, in Rust):
 
-- **numbers** are JSON numbers or numeric strings (``"1234.50"``: Java ``BigDecimal`` and
-  many core-banking exports serialise money as text). Anything else is an error: ``"abc"``,
-  ``true``, ``"NaN"``, ``"Infinity"``. Counts and years must be whole (``12`` or ``12.0``).
+- **numbers** are JSON numbers or numeric strings written as JSON numbers (``"1234.50"``:
+  Java ``BigDecimal`` and many core-banking exports serialise money as text). Anything else
+  is an error: ``"abc"``, ``true``, ``"NaN"``, ``"Infinity"``, and the spellings Python
+  would read but a bank's file should not hold (``"1_000"``, ``" 5 "``, ``"+5"``). Counts and
+  years must be whole (``12`` or ``12.0``), and every number lies within the contract's
+  plausible bounds (a 400-digit count is refused, never converted).
 - **dates** are ISO ``YYYY-MM-DD`` strings only. A number is never read as a date: pydantic's
   default would read ``20210301`` as a Unix timestamp in 1970.
 - **flags** accept ``true``/``false`` and the tokens the file loaders accept (``"yes"``,
@@ -23,6 +26,9 @@ Choices made for a bank integration (type checks run inside pydantic-core, in Ru
   it and the firm would be scored as if it had no such records.
 - ``credit_code`` is optional on child records and defaults to the firm's; if given it must
   equal the firm's.
+- **one record per key**: two records of a table with the same key (the contract's key, else
+  the whole record) are refused, since the same credit event sent twice would count twice.
+  A table holds at most ``TECHRISK_MAX_RECORDS`` records (``serving.limits``).
 
 Rules across the records of one request (as-of date against today and the founding date,
 credit codes, keys) live on :class:`ScoreRequest`. "Today" is the date in China (UTC+8, no
@@ -61,6 +67,7 @@ from features.contract import BY_NAME, Column, RowRule, Table
 from features.credit_code import InvalidCreditCode, validate
 from features.schemas import TABLES
 from features.timing import RECORD_TABLES, as_of_failures, future_counts
+from serving import limits
 
 #: Environment variable bounding the items of one batch request, and its default.
 MAX_BATCH_ENV = "TECHRISK_MAX_BATCH"
@@ -101,6 +108,13 @@ def _field_type(python_type: type, schema: cs.CoreSchema, json_schema: dict[str,
     ]
 
 
+#: Numeric text as JSON writes a number; Python's own parsing would also take ``"1_000"``,
+#: ``" 5 "`` or ``"+5"``, which no bank's export means as a number.
+_NUMBER_TEXT = cs.str_schema(
+    strict=True, pattern=r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$", max_length=64
+)
+
+
 def _number(
     *,
     whole: bool = False,
@@ -122,7 +136,7 @@ def _number(
         exact = cs.float_schema(strict=True, allow_inf_nan=False, **bounds)
         parsed = cs.float_schema(allow_inf_nan=False, **bounds)
         choices = [exact]
-    choices.append(cs.chain_schema([cs.str_schema(strict=True), parsed]))
+    choices.append(cs.chain_schema([_NUMBER_TEXT, parsed]))
     rule = f"must be a {'whole number' if whole else 'number'}{_bounds_text(ge, gt, le)}"
     schema = cs.union_schema(choices, custom_error_type="number", custom_error_message=rule)
     json_bounds = {"minimum": ge, "exclusiveMinimum": gt, "maximum": le}
@@ -135,10 +149,15 @@ def _number(
 
 
 def _bounds_text(ge: float | None, gt: float | None, le: float | None) -> str:
+    """The bounds in the file side's words (``features.schemas``), after the kind."""
     if ge is not None and le is not None:
         return f" between {ge} and {le}"
+    if gt is not None and le is not None:
+        return f" > {gt} and <= {le}"
     if ge is not None:
         return f" >= {ge}"
+    if le is not None:
+        return f" <= {le}"
     return f" > {gt}" if gt is not None else ""
 
 
@@ -309,15 +328,16 @@ CHILD_TABLES: dict[str, type[FirmRecord]] = {
     for name in RECORD_TABLES
 }
 RECORD_MODELS: dict[str, type[Record]] = {"firms": Firm, **CHILD_TABLES}
-#: The column that keys a record within one firm: the contract's key without ``credit_code``
-#: (which is the firm's), or the table's own unique column.
-UNIQUE_KEYS: dict[str, str] = {
-    name: key[0]
-    for name in CHILD_TABLES
-    if (
-        key := [c for c in BY_NAME[name].key if c != "credit_code"]
+#: The columns that key a record within one firm: the contract's key without ``credit_code``
+#: (which is the firm's), or the table's own unique column, or else the whole record (the same
+#: credit event twice is one event counted twice).
+UNIQUE_KEYS: dict[str, tuple[str, ...]] = {
+    name: tuple(
+        [c for c in BY_NAME[name].key if c != "credit_code"]
         or [c.name for c in BY_NAME[name].columns if c.unique]
+        or [f for f in CHILD_TABLES[name].model_fields if f != "credit_code"]
     )
+    for name in CHILD_TABLES
 }
 
 
@@ -340,6 +360,24 @@ class ScoreRequest(_RequestTables):  # type: ignore[misc, valid-type]
     Records dated on or after ``application.as_of`` are accepted (the point-in-time rule
     ignores them); :meth:`future_records` counts them so the response can say so.
     """
+
+    @model_validator(mode="before")
+    @classmethod
+    def _check_sizes(cls, data: Any, info: ValidationInfo) -> Any:
+        """Refuse a table of more than ``TECHRISK_MAX_RECORDS`` records before validating any
+        of them: 100,000 rows would hold a worker for seconds only to be refused anyway."""
+        if not isinstance(data, dict):
+            return data
+        limit = (info.context or {}).get("max_records") or limits.current().max_records
+        rule = f"must have at most {limit} records (TECHRISK_MAX_RECORDS)"
+        failures = [
+            _failure((table,), len(records), rule)
+            for table in CHILD_TABLES
+            if isinstance(records := data.get(table), list) and len(records) > limit
+        ]
+        if failures:
+            raise ValidationError.from_exception_data(cls.__name__, failures)
+        return data
 
     @model_validator(mode="after")
     def _check_request(self, info: ValidationInfo) -> Self:
@@ -393,17 +431,26 @@ class ScoreRequest(_RequestTables):  # type: ignore[misc, valid-type]
                 yield (table, i), record
 
     def _duplicates(self) -> list[InitErrorDetails]:
-        """Records sharing a key: the contract keeps one row per key, so which one is right?"""
+        """Records sharing a key: the contract keeps one row per key, so which one is right?
+
+        A one-column key is reported at that column; a whole-record key at the record.
+        """
         failures = []
-        for table, column in UNIQUE_KEYS.items():
+        for table, columns in UNIQUE_KEYS.items():
+            get = attrgetter(*columns)
             first: dict[object, int] = {}
             for i, record in enumerate(getattr(self, table)):
-                key = getattr(record, column)
-                if key in first:
-                    rule = f"must be unique within {table}; also at {table}[{first[key]}]"
-                    failures.append(_failure((table, i, column), key, rule))
-                else:
+                key = get(record)
+                if key not in first:
                     first[key] = i
+                    continue
+                if len(columns) == 1:
+                    rule = f"must be unique within {table}; also at {table}[{first[key]}]"
+                    failures.append(_failure((table, i, columns[0]), key, rule))
+                else:
+                    rule = f"repeats {table}[{first[key]}]: one record sent twice would count twice"
+                    value = record.model_dump(mode="json", include=set(columns), exclude_none=True)
+                    failures.append(_failure((table, i), value, rule))
         return failures
 
 
@@ -504,7 +551,36 @@ def _path(loc: tuple[str | int, ...]) -> str:
 
 
 def _value(error: Mapping[str, Any]) -> Any:
-    return None if error["type"] == "missing" else _jsonable(error["input"])
+    return None if error["type"] == "missing" else _jsonable(brief_value(error["input"]))
+
+
+#: Longest text, and most items of a list or object, an error echoes of an offending value.
+_ECHO_CHARS = 64
+_ECHO_ITEMS = 20
+#: Python converts integers of at most 4,300 digits to text (``sys.int_info``).
+_TEXT_INT_BITS = 14_000
+
+
+def brief_value(value: Any, depth: int = 0) -> Any:
+    """``value`` short enough for an error body: a 400-digit number, a long string or a
+    table of 100,000 rows is echoed cut, with its size, not in full."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and abs(value) >= 10**18:
+        if value.bit_length() > _TEXT_INT_BITS:
+            return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
+        text = str(value)
+        return f"{text[:16]}…({len(text.lstrip('-'))} digits)"
+    if isinstance(value, str) and len(value) > _ECHO_CHARS:
+        return f"{value[:_ECHO_CHARS]}…({len(value)} characters)"
+    if isinstance(value, list | tuple | dict):
+        kind, n = ("object", "keys") if isinstance(value, dict) else ("array", "items")
+        if len(value) > _ECHO_ITEMS or depth >= 3:
+            return f"<{kind} of {len(value)} {n}>"
+        if isinstance(value, dict):
+            return {str(k)[:_ECHO_CHARS]: brief_value(v, depth + 1) for k, v in value.items()}
+        return [brief_value(v, depth + 1) for v in value]
+    return value
 
 
 def _rule_text(error: Mapping[str, Any]) -> str:

@@ -1,13 +1,18 @@
 """The BentoML service: score one firm, score a batch, what-if, counterfactual suggestions,
 metadata, and the loan officer's page at ``/ui``; health is BentoML's own.
 
-Request bodies are validated by ``serving.schemas`` (not by BentoML), so that every 4xx names
-the field, the value and the rule in one shape: ``{"error": ..., "errors": [{field, value,
-rule}]}``. The envelope models below only document the bodies in the OpenAPI page and accept
-any JSON object; the real validation runs inside the endpoint. They are not typed as
-``ScoreRequest`` because BentoML 1.4 validates a typed input before the endpoint runs and
-answers a failure with its own fixed 400 ``{"error", "detail"}`` (no hook to reshape it), and
-because a batch must answer each bad item on its own instead of refusing the whole batch.
+Request bodies are decoded once, strictly, by the boundary middleware (``serving.boundary``:
+415, 413 and 400 for what is not one JSON object within the limits) and validated by
+``serving.schemas`` (not by BentoML), so that every 4xx names the field, the value and the
+rule in one shape: ``{"error": ..., "errors": [{field, value, rule}]}``. The envelope models
+below only document the bodies in the OpenAPI page; BentoML is handed an empty body, and the
+endpoint reads the decoded one (:func:`_sent`). They are not typed as ``ScoreRequest``
+because BentoML 1.4 validates a typed input before the endpoint runs and answers a failure
+with its own fixed 400 ``{"error", "detail"}`` (no hook to reshape it), and because a batch
+must answer each bad item on its own instead of refusing the whole batch.
+
+Error bodies say what the client can act on and nothing about the deployment (no URLs,
+users, SQL, paths or driver messages): those details go to the log, once.
 
 Responses are the pydantic types of ``serving.responses``, rendered from the scoring kernel.
 Every path but health and the API's documentation needs an API key whose role covers it
@@ -26,8 +31,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.json_schema import DEFAULT_REF_TEMPLATE
 from starlette.responses import JSONResponse
 
-from serving import auth, model_source
+from serving import auth, limits, model_source
 from serving.audit import AuditStore, AuditUnavailable, IdempotencyConflict
+from serving.boundary import StrictJsonBoundary, decoded_body
 from serving.counterfactuals import suggest
 from serving.model_reload import AliasWatcher, ReloadFailed
 from serving.monitoring.shadow import ShadowScorer
@@ -40,7 +46,7 @@ from serving.responses import (
     ScoredItem,
     ScoreResponse,
 )
-from serving.schemas import ScoreBatchRequest, ScoreRequest, parse_batch
+from serving.schemas import ScoreBatchRequest, ScoreRequest, brief_value, parse_batch
 from serving.schemas import validation_errors as describe_errors
 from serving.scoring import Scorer
 from serving.ui import ui_app
@@ -171,13 +177,14 @@ def _invalid(ctx: bentoml.Context, errors: list[dict[str, Any]]) -> JSONResponse
 
 
 def _unavailable(ctx: bentoml.Context, exc: AuditUnavailable) -> JSONResponse:
+    # The store's URL, the driver's words and the SQL are for the operator's log only.
     log.error("audit store unavailable: %s", exc)
     return _refused(
         ctx,
         503,
         ErrorResponse(
             error="audit store unavailable: the decision could not be recorded, so no score is "
-            f"returned; retry later ({exc})"
+            "returned; retry later (审计库暂不可用，未返回评分，请稍后重试)"
         ),
     )
 
@@ -203,6 +210,7 @@ class TechRiskService:
             if from_store
             else model_source.from_registry()
         )
+        limits.current()  # a bad limit setting stops the service here, not on a request
         audit = AuditStore()
         self.scorer = Scorer(handle, audit)
         log.info("serving %s", handle.describe())
@@ -264,7 +272,10 @@ class TechRiskService:
         try:
             results = [w.check() for w in self.watchers]
         except ReloadFailed as exc:
-            return _refused(ctx, 503, ErrorResponse(error=str(exc)))
+            log.error("%s", exc)  # the registry's URI and its error: the log only
+            return _refused(
+                ctx, 503, ErrorResponse(error="model registry unavailable; nothing was reloaded")
+            )
         return {
             "models": [
                 {"uri": r.uri, "previous": r.previous, "version": r.version, "changed": r.changed}
@@ -288,7 +299,7 @@ class TechRiskService:
     def score(self, ctx: bentoml.Context, **body: Any) -> ScoreResponse:
         """Score one firm: PD, score, grade, decision, peer percentile and top reasons."""
         try:
-            request = ScoreRequest.model_validate(_present(body))
+            request = ScoreRequest.model_validate(_sent(ctx, body))
         except ValidationError as exc:
             return _invalid(ctx, describe_errors(exc))
         key = ctx.request.headers.get(IDEMPOTENCY_HEADER)
@@ -306,7 +317,7 @@ class TechRiskService:
     def score_batch(self, ctx: bentoml.Context, **body: Any) -> ScoreBatchResponse:
         """Score many firms; each item gets a result or its own errors."""
         try:
-            requests, errors = parse_batch(_present(body))
+            requests, errors = parse_batch(_sent(ctx, body))
         except ValidationError as exc:
             return _invalid(ctx, describe_errors(exc))
         good = [r for r in requests if r is not None]
@@ -330,7 +341,8 @@ class TechRiskService:
     @bentoml.api(route="/whatif", input_spec=WhatIfBody)
     def whatif(self, ctx: bentoml.Context, **body: Any) -> dict[str, Any]:
         """Score the firm as sent and with the changes applied to its raw records."""
-        errors: list[dict[str, Any]] = []
+        body = _sent(ctx, body)
+        errors = _unknown_fields(body, WhatIfBody)
         request = changes = None
         try:
             request = ScoreRequest.model_validate(body.get("request"))
@@ -368,7 +380,8 @@ class TechRiskService:
     @bentoml.api(route="/counterfactuals", input_spec=CounterfactualBody)
     def counterfactuals(self, ctx: bentoml.Context, **body: Any) -> dict[str, Any]:
         """The cheapest plausible changes that move the firm up a grade or into approval."""
-        errors: list[dict[str, Any]] = []
+        body = _sent(ctx, body)
+        errors = _unknown_fields(body, CounterfactualBody)
         request = options = None
         try:
             request = ScoreRequest.model_validate(body.get("request"))
@@ -376,7 +389,7 @@ class TechRiskService:
             errors += _prefixed("request", describe_errors(exc))
         try:
             options = CounterfactualOptions.model_validate(
-                {k: v for k, v in body.items() if k != "request" and v is not None}
+                {k: body[k] for k in ("goal", "top") if body.get(k) is not None}
             )
         except ValidationError as exc:
             errors += describe_errors(exc)
@@ -406,6 +419,28 @@ def _prefixed(prefix: str, errors: list[dict[str, Any]]) -> list[dict[str, Any]]
     ]
 
 
-def _present(body: dict[str, Any]) -> dict[str, Any]:
-    """The fields that were sent: an absent table is reported as missing, not as empty."""
-    return {k: v for k, v in body.items() if v is not None}
+def _sent(ctx: bentoml.Context, body: dict[str, Any]) -> dict[str, Any]:
+    """The body as the client sent it: decoded once by the boundary, or, for in-process calls
+    without it, BentoML's arguments minus the fields that were not sent (an absent table is
+    reported as missing, not as empty)."""
+    decoded = decoded_body(ctx.request)
+    return decoded if decoded is not None else {k: v for k, v in body.items() if v is not None}
+
+
+def _unknown_fields(body: dict[str, Any], envelope: type[BaseModel]) -> list[dict[str, Any]]:
+    """An error per top-level field ``envelope`` does not have (a misspelt ``chnages``)."""
+    rule = "is not a field of this request"
+    return [
+        {"field": k, "value": brief_value(v), "rule": rule}
+        for k, v in body.items()
+        if k not in envelope.model_fields
+    ]
+
+
+def _json_routes() -> frozenset[str]:
+    """The paths of the service's JSON endpoints, which the boundary guards."""
+    prefix = (TechRiskService.path_prefix or "").rstrip("/")
+    return frozenset(prefix + api.route for api in TechRiskService.apis.values())
+
+
+TechRiskService.add_asgi_middleware(StrictJsonBoundary, paths=_json_routes())

@@ -5,8 +5,9 @@ embedded store: the synthetic market, the feature table, the MLflow SQLite store
 artifacts, the audit database and screening outputs. The other settings point elsewhere:
 ``MLFLOW_TRACKING_URI``, ``TECHRISK_ARTIFACT_DIR``, ``TECHRISK_DATABASE_URL``,
 ``TECHRISK_AUDIT_DEADLINE_S``, ``TECHRISK_AUDIT_KEY``, ``TECHRISK_MODEL_URI``,
-``TECHRISK_SHADOW_URI``, ``TECHRISK_RELOAD_S``, ``TECHRISK_API_KEYS``, ``TECHRISK_RATE_PER_S``
-and ``TECHRISK_RATE_BURST``.
+``TECHRISK_SHADOW_URI``, ``TECHRISK_RELOAD_S``, ``TECHRISK_API_KEYS``, ``TECHRISK_RATE_PER_S``,
+``TECHRISK_RATE_BURST``, and the request limits ``TECHRISK_MAX_BODY_BYTES`` and
+``TECHRISK_MAX_RECORDS``.
 
 A built Bento is served with its source folder, not the caller's, as the working directory
 of some processes, so a relative ``var`` would name two places. There the default is the
@@ -188,6 +189,38 @@ def rate_burst() -> int:
     if not 1 <= value <= 1_000_000:
         raise InvalidArgument("TECHRISK_RATE_BURST", text, "must be an integer in [1, 1000000]")
     return value
+
+
+#: Default of ``TECHRISK_MAX_BODY_BYTES``: 16 MiB holds a batch of ~400 typical firms.
+DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+#: Default of ``TECHRISK_MAX_RECORDS``: far above any real firm's records in one table.
+DEFAULT_MAX_RECORDS = 10_000
+
+
+def max_body_bytes() -> int:
+    """Largest request body the service reads (``TECHRISK_MAX_BODY_BYTES``); larger is a 413.
+
+    Bounds the memory and parse time one request may take before anything is validated.
+    """
+    return _positive_int("TECHRISK_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)
+
+
+def max_records() -> int:
+    """Most records one request may carry in one table (``TECHRISK_MAX_RECORDS``).
+
+    A firm with more is not scored online (its request would hold one worker, and its audit
+    row the store, for seconds); screen it in bulk instead.
+    """
+    return _positive_int("TECHRISK_MAX_RECORDS", DEFAULT_MAX_RECORDS)
+
+
+def _positive_int(name: str, default: int) -> int:
+    text = os.environ.get(name)
+    if text is None:
+        return default
+    if not re.fullmatch(r"\s*[0-9]+\s*", text) or int(text) < 1:
+        raise InvalidArgument(name, text, "must be a whole number >= 1")
+    return int(text)
 
 
 def parse_registry_uri(uri: str) -> tuple[str, str | None, str | None]:

@@ -156,7 +156,6 @@ def test_each_broken_column_rule_is_rejected_by_both_sides(rows, table, column, 
 def break_column(column: Column, how: str, value: Any, data: st.DataObject) -> tuple[Any, str]:
     """A value that breaks ``column``'s rule ``how``, and the rule in the file side's words."""
     whole = column.kind in ("count", "integer")
-    between = f"must be between {column.ge} and {column.le}"
     if how == "null":
         return None, "must not be null"
     if how == "ge":
@@ -165,22 +164,35 @@ def break_column(column: Column, how: str, value: Any, data: st.DataObject) -> t
             if whole
             else st.floats(-1e9, column.ge, exclude_max=True, allow_nan=False)
         )
-        return data.draw(below), between if column.le is not None else f"must be >= {column.ge}"
+        return data.draw(below), bounds_rule(column)
     if how == "gt":
-        return data.draw(st.floats(-1e9, column.gt, allow_nan=False)), f"must be > {column.gt}"
+        return data.draw(st.floats(-1e9, column.gt, allow_nan=False)), bounds_rule(column)
     if how == "le":
+        # Up to ten times the bound: a unit slip (元 for 万元) is the usual way past it.
         above = (
-            st.integers(math.floor(column.le) + 1, 10**6)
+            st.integers(math.floor(column.le) + 1, 10 * math.floor(column.le) + 10)
             if whole
-            else st.floats(column.le, 1e9, exclude_min=True, allow_nan=False)
+            else st.floats(column.le, 10 * column.le + 10, exclude_min=True, allow_nan=False)
         )
-        return data.draw(above), between
+        return data.draw(above), bounds_rule(column)
     if how == "choices":
         other = st.text(min_size=1, max_size=12).filter(lambda v: v not in column.choices)
         return data.draw(other), f"must be one of: {', '.join(map(str, column.choices))}"
     # A wrong check character; the request side adds which character is wrong.
     wrong = data.draw(st.sampled_from(CODE_CHARACTERS).filter(lambda ch: ch != value[-1]))
     return value[:-1] + wrong, "must be a valid unified social credit code (GB 32100-2015)"
+
+
+def bounds_rule(column: Column) -> str:
+    """The file side's words for ``column``'s bounds (``features.schemas``)."""
+    ge, gt, le = column.ge, column.gt, column.le
+    if ge is not None and le is not None:
+        return f"must be between {ge} and {le}"
+    if gt is not None and le is not None:
+        return f"must be > {gt} and <= {le}"
+    if ge is not None:
+        return f"must be >= {ge}"
+    return f"must be > {gt}" if gt is not None else f"must be <= {le}"
 
 
 #: The characters of a unified social credit code (GB 32100-2015: no I, O, S, V, Z).

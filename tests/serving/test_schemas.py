@@ -260,14 +260,14 @@ REJECTIONS = [
         edit("financials.0.revenue", -1.0),
         "financials.0.revenue",
         -1.0,
-        "must be a number >= 0",
+        "must be a number between 0 and 10000000",
     ),
     (
         "negative registered capital",
         edit("firm.registered_capital", "-5"),
         "firm.registered_capital",
         "-5",
-        "must be a number >= 0",
+        "must be a number between 0 and 10000000",
     ),
     (
         "zero loan amount",
@@ -309,7 +309,7 @@ REJECTIONS = [
         edit("ip_assets.0.claims", 2.5),
         "ip_assets.0.claims",
         2.5,
-        "must be a whole number >= 0",
+        "must be a whole number between 0 and 1000",
     ),
     (
         "high-tech revenue above revenue",
@@ -500,6 +500,78 @@ REJECTIONS = [
         2021,
         "must be unique within financials; also at financials[0]",
     ),
+    (
+        "the same credit event twice",
+        lambda raw: raw["credit_events"].append(dict(raw["credit_events"][0])),
+        "credit_events.1",
+        {"event_on": "2021-06-01", "kind": "overdue", "amount": 50.0, "days_past_due": 30},
+        "repeats credit_events[0]: one record sent twice would count twice",
+    ),
+    (
+        "the same support record twice, the second with the firm's code",
+        lambda raw: raw["support_records"].append(
+            {**raw["support_records"][0], "credit_code": CODE}
+        ),
+        "support_records.1",
+        {"event_on": "2021-09-01", "kind": "innovation_voucher", "amount": 20.0},
+        "repeats support_records[0]",
+    ),
+    (
+        "a 400-digit count",
+        edit("ip_assets.0.claims", int("9" * 400)),
+        "ip_assets.0.claims",
+        "9999999999999999…(400 digits)",
+        "must be a whole number between 0 and 1000",
+    ),
+    (
+        "a 400-digit amount",
+        edit("financials.0.cost_total", 10**400),
+        "financials.0.cost_total",
+        "1000000000000000…(401 digits)",
+        "must be a number between 0 and 10000000",
+    ),
+    (
+        "registered capital of 1e308",
+        edit("firm.registered_capital", 1e308),
+        "firm.registered_capital",
+        1e308,
+        "must be a number between 0 and 10000000",
+    ),
+    (
+        "a loan of 1e30",
+        edit("application.amount", 1e30),
+        "application.amount",
+        1e30,
+        "must be a number > 0 and <= 100000",
+    ),
+    (
+        "a loss beyond the plausible",
+        edit("financials.0.net_profit", -2e7),
+        "financials.0.net_profit",
+        -2e7,
+        "must be a number between -10000000 and 10000000",
+    ),
+    (
+        "a number with a digit separator",
+        edit("financials.0.revenue", "1_000"),
+        "financials.0.revenue",
+        "1_000",
+        "must be a number between 0 and 10000000",
+    ),
+    (
+        "a number padded with spaces",
+        edit("staffing.0.employees", " 5 "),
+        "staffing.0.employees",
+        " 5 ",
+        "must be a whole number between 0 and 1000000",
+    ),
+    (
+        "a number with a plus sign",
+        edit("application.term_months", "+12"),
+        "application.term_months",
+        "+12",
+        "must be a whole number between 1 and 120",
+    ),
 ]
 
 
@@ -530,6 +602,31 @@ def test_every_failing_row_rule_is_reported_not_just_the_first():
     edit("ip_assets.0.claims", -1)(raw)
     fields = {e["field"] for e in rejection(raw)}
     assert fields == {"staffing[0].rd_staff", "staffing[0].tech_staff", "ip_assets[0].claims"}
+
+
+def test_a_table_past_the_record_limit_is_refused_naming_the_limit():
+    raw = valid_request()
+    raw["ip_assets"] = [raw["ip_assets"][0]] * 3
+    with pytest.raises(ValidationError) as caught:
+        ScoreRequest.model_validate(raw, context={"today": TODAY, "max_records": 2})
+    assert validation_errors(caught.value) == [
+        {
+            "field": "ip_assets",
+            "value": 3,
+            "rule": "must have at most 2 records (TECHRISK_MAX_RECORDS)",
+        }
+    ]
+
+
+def test_long_values_are_echoed_cut_with_their_size():
+    raw = valid_request()
+    raw["firm"]["name"] = 42
+    raw["firm"]["district"] = ["x"] * 500
+    raw["ip_assets"][0]["ip_type"] = "专利" * 100
+    errors = {e["field"]: e["value"] for e in rejection(raw)}
+    assert errors["firm.district"] == "<array of 500 items>"
+    assert errors["ip_assets[0].ip_type"] == "专利" * 32 + "…(200 characters)"
+    assert errors["firm.name"] == 42
 
 
 def test_a_body_that_is_not_an_object_is_rejected_as_a_whole():
