@@ -165,7 +165,10 @@ def _serve(port: int, example: Path) -> int:
 
     AuditStore().create_schema()
     url = f"http://127.0.0.1:{port}"
-    console.print(f"Serving techrisk at [bold]{url}[/bold] (OpenAPI page: {url}/docs)")
+    console.print(
+        f"Serving techrisk at [bold]{url}[/bold] (API page: {url}/, "
+        f"OpenAPI document: {url}/docs.json)"
+    )
     console.print(
         f"Score one synthetic firm:\n  curl -s -X POST {url}/score "
         f"-H 'content-type: application/json' -d @{example}"
