@@ -65,7 +65,7 @@ class CounterfactualRequest(CounterfactualOptions):
     request: ScoreRequest
 
 
-#: When each refusal happens, for every closed endpoint; an operation may say it its own way.
+#: When each refusal happens, on every closed endpoint; an operation may word one its own way.
 REFUSALS: dict[int, str] = {
     400: "The body is not a JSON object: malformed JSON, a wrong encoding, another JSON type.",
     401: "No API key, or an unknown one: send `Authorization: Bearer <key>`.",
@@ -87,6 +87,7 @@ class Operation:
     summary: str
     description: str
     tag: str
+    #: The 200 body's type; None: plain text (the health probes).
     answer: type[BaseModel] | None
     body: type[BaseModel] | None = None
     #: Example bodies by name; each is posted by a test and must score (status 200).
@@ -273,29 +274,22 @@ def _operation(
     refs: dict[tuple[type[BaseModel], JsonSchemaMode], dict[str, Any]],
     error: dict[str, Any],
 ) -> dict[str, Any]:
-    if op.open:
-        answer = {"text/plain": {"schema": {"type": "string"}}}
-        refusals = op.refusals
-    else:
-        answer = {"application/json": {"schema": refs[(op.answer, "serialization")]}}
-        refusals = REFUSALS | op.refusals
-    described = {
+    """The operation object; the health probes answer plain text, the rest JSON."""
+    text = {"type": "string"}
+    media = "text/plain" if op.answer is None else "application/json"
+    answer = text if op.answer is None else refs[(op.answer, "serialization")]
+    refusal = text if op.answer is None else error
+    refusals = op.refusals if op.open else REFUSALS | op.refusals
+    described: dict[str, Any] = {
         "operationId": op.path.strip("/").replace("/", "_"),
         "summary": op.summary,
         "description": op.description,
         "tags": [op.tag],
         "responses": {
-            "200": {"description": "OK", "content": answer},
+            "200": {"description": "OK", "content": {media: {"schema": answer}}},
             **{
-                str(status): {
-                    "description": text,
-                    "content": {
-                        ("text/plain" if op.open else "application/json"): {
-                            "schema": {"type": "string"} if op.open else error
-                        }
-                    },
-                }
-                for status, text in sorted(refusals.items())
+                str(status): {"description": when, "content": {media: {"schema": refusal}}}
+                for status, when in sorted(refusals.items())
             },
         },
     }
@@ -304,15 +298,8 @@ def _operation(
     if op.parameters:
         described["parameters"] = list(op.parameters)
     if op.body is not None:
-        described["requestBody"] = {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": refs[(op.body, "validation")],
-                    "examples": op.examples,
-                }
-            },
-        }
+        media_type = {"schema": refs[(op.body, "validation")], "examples": op.examples}
+        described["requestBody"] = {"required": True, "content": {"application/json": media_type}}
     return described
 
 
