@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from features.build import build_feature_matrix
 from features.schemas import RATINGS
@@ -42,7 +43,7 @@ from serving.whatif import (
     EquityRound,
     InventionPatents,
     RdExpense,
-    TaxRating,
+    TaxRatingChange,
     apply_changes,
     describe,
     known_before,
@@ -65,6 +66,15 @@ _COST = {
     "equity_round": 2.0,  # plus 1 per 1,000 万元 raised
     "tax_rating": 1.5,
 }
+
+
+class CounterfactualOptions(BaseModel):
+    """What the suggestions aim at: one grade up, or the product's approve band."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    goal: Goal = "next_grade"
+    top: int = Field(default=3, ge=1, le=5)
 
 
 @dataclass(frozen=True)
@@ -105,7 +115,9 @@ def options(request: ScoreRequest) -> dict[str, list[Option]]:
     better = _better_rating(request)
     if better is not None:
         out["tax_rating"] = [
-            Option("tax_rating", TaxRating(kind="tax_rating", rating=better), _COST["tax_rating"])
+            Option(
+                "tax_rating", TaxRatingChange(kind="tax_rating", rating=better), _COST["tax_rating"]
+            )
         ]
     return out
 

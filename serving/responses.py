@@ -2,7 +2,9 @@
 
 Every response is rendered from the scoring kernel's columnar result (``models.kernel.Scored``)
 and the model's identity; the JSON field names are the service's public contract, and the
-audit stores the reasons exactly as they are rendered here.
+audit stores the reasons exactly as they are rendered here. The OpenAPI document
+(``serving.openapi``) declares these types as the answers, and the schemathesis run against a
+real server checks every answer against them.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from serving.whatif import Change
 
 
 class ModelInfo(BaseModel):
@@ -165,3 +169,78 @@ class ErrorResponse(BaseModel):
 
     error: str
     errors: list[FieldError] | None = None
+
+
+class AppliedChange(BaseModel):
+    """A what-if change as applied: its fields (``serving.whatif``) and the change in words."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kind: str
+    zh: str
+    en: str
+
+
+class ScoreDelta(BaseModel):
+    """The modified firm's figures minus the original's."""
+
+    pd: float
+    score: float
+    grade: int
+
+
+class WhatIfResponse(BaseModel):
+    """The firm as sent and with the changes, side by side: hypotheses, not decisions."""
+
+    original: ScoreResponse
+    modified: ScoreResponse
+    changes: list[AppliedChange]
+    delta: ScoreDelta
+    model: ModelInfo
+
+
+class ChangeText(BaseModel):
+    """A change in the loan officer's words, with the firm's own context."""
+
+    zh: str
+    en: str
+
+
+class Suggestion(BaseModel):
+    """A combination of changes that reaches the goal, verified by scoring it again."""
+
+    changes: list[Change]
+    texts: list[ChangeText]
+    cost: float = Field(description="effort units; 1 is about one more granted invention")
+    pd: float
+    score: float
+    grade: int
+    decision: Literal["approve", "review", "decline"]
+
+
+class CounterfactualResponse(BaseModel):
+    """The cheapest verified suggestions towards the goal, and the size of the search."""
+
+    goal: Literal["next_grade", "approve"]
+    original: ScoreResponse
+    target_grade: int | None = Field(description="the grade aimed at; null for approve")
+    candidates_scored: int
+    elapsed_ms: float
+    suggestions: list[Suggestion]
+    status: Literal["found", "not_reachable", "already_there", "no_levers"]
+    model: ModelInfo
+
+
+class ReloadedModel(BaseModel):
+    """A served alias after the registry was asked: the version it names now, and before."""
+
+    uri: str
+    previous: str
+    version: str
+    changed: bool
+
+
+class ReloadResponse(BaseModel):
+    """Every alias the service follows (the champion, and the shadow's when one is set)."""
+
+    models: list[ReloadedModel]

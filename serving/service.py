@@ -24,19 +24,20 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import bentoml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.json_schema import DEFAULT_REF_TEMPLATE
 from starlette.responses import JSONResponse
 
 from serving import auth, limits, model_source
 from serving.audit import AuditStore, AuditUnavailable, IdempotencyConflict
 from serving.boundary import StrictJsonBoundary, decoded_body
-from serving.counterfactuals import suggest
+from serving.counterfactuals import CounterfactualOptions, suggest
 from serving.model_reload import AliasWatcher, ReloadFailed
 from serving.monitoring.shadow import ShadowScorer
+from serving.openapi import docs_app
 from serving.responses import (
     ErrorResponse,
     FieldError,
@@ -142,15 +143,6 @@ class CounterfactualBody(BaseModel):
         return _with_request(schema, [], *args, **kwargs)
 
 
-class CounterfactualOptions(BaseModel):
-    """What the suggestions aim at: one grade up, or the product's approve band."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    goal: Literal["next_grade", "approve"] = "next_grade"
-    top: int = Field(default=3, ge=1, le=5)
-
-
 def _with_request(
     schema: dict[str, Any], required: list[str], *args: Any, **kwargs: Any
 ) -> dict[str, Any]:
@@ -189,6 +181,7 @@ def _unavailable(ctx: bentoml.Context, exc: AuditUnavailable) -> JSONResponse:
     )
 
 
+@bentoml.asgi_app(docs_app, path="/")
 @bentoml.asgi_app(ui_app, path="/ui")
 @bentoml.service(
     name="techrisk",

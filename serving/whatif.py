@@ -86,7 +86,7 @@ class EquityRound(_Change):
     lead_investor_tier: int = Field(default=2, ge=1, le=3)
 
 
-class TaxRating(_Change):
+class TaxRatingChange(_Change):
     """Set the 纳税信用等级 of the latest tax year published before the as-of date."""
 
     kind: Literal["tax_rating"]
@@ -94,7 +94,7 @@ class TaxRating(_Change):
 
 
 Change = Annotated[
-    RdExpense | InventionPatents | ClearOverdues | EquityRound | TaxRating,
+    RdExpense | InventionPatents | ClearOverdues | EquityRound | TaxRatingChange,
     Field(discriminator="kind"),
 ]
 
@@ -127,7 +127,7 @@ def describe(change: _Change) -> dict[str, str]:
                 "zh": f"完成{ROUND_ZH[r]}股权融资 {a:,.0f} 万元",
                 "en": f"a new {r} equity round of CNY {a / 100:,.2f}m",
             }
-        case TaxRating(rating=r):
+        case TaxRatingChange(rating=r):
             return {"zh": f"纳税信用等级为 {r} 级", "en": f"tax credit rating of {r}"}
     raise TypeError(f"unknown change {change!r}")
 
@@ -229,7 +229,9 @@ def _add_round(tables: _Tables, change: EquityRound, as_of: dt.date, code: str, 
     )
 
 
-def _set_tax(tables: _Tables, change: TaxRating, as_of: dt.date, code: str, _loc: str) -> None:
+def _set_tax(
+    tables: _Tables, change: TaxRatingChange, as_of: dt.date, code: str, _loc: str
+) -> None:
     rows = tables["tax_ratings"]
     published = [k for k, r in enumerate(rows) if known_before("tax_ratings", r, as_of)]
     if published:
@@ -252,7 +254,7 @@ _APPLY = {
     InventionPatents: _add_patents,
     ClearOverdues: _clear_overdues,
     EquityRound: _add_round,
-    TaxRating: _set_tax,
+    TaxRatingChange: _set_tax,
 }
 
 

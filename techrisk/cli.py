@@ -178,7 +178,10 @@ def _serve(port: int, example: Path, key: str | None = None) -> int:
 
     AuditStore().create_schema()
     url = f"http://127.0.0.1:{port}"
-    console.print(f"Serving techrisk at [bold]{url}[/bold] (OpenAPI page: {url}/docs)")
+    console.print(
+        f"Serving techrisk at [bold]{url}[/bold] (API page: {url}/, "
+        f"OpenAPI document: {url}/docs.json)"
+    )
     if key is None:
         console.print(
             "Calls need an API key: use one you have, or make one with "

@@ -36,7 +36,13 @@ def test_bento_build_packs_the_registered_model_and_serves_without_mlflow(
     models = [m["tag"].split(":")[0] for svc in info["services"] for m in svc["models"]]
     assert models == ["techrisk-pd"]
     src = bentos[0].parent / "src"
-    modules = ("techrisk_base/settings.py", "serving/service.py", "features/build.py")
+    # The OpenAPI document's examples (serving/openapi.py) ship with the code.
+    modules = (
+        "techrisk_base/settings.py",
+        "serving/service.py",
+        "features/build.py",
+        "examples/score_request.json",
+    )
     for module in (*modules, "models/pd_model.py"):
         assert (src / module).exists(), module
     stored = list((tmp_path / "bentoml" / "models" / "techrisk-pd").glob("*/model.yaml"))

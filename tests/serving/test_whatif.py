@@ -14,7 +14,7 @@ from serving.whatif import (
     ClearOverdues,
     EquityRound,
     InventionPatents,
-    TaxRating,
+    TaxRatingChange,
     apply_changes,
 )
 
@@ -40,7 +40,7 @@ def test_whatif_scores_original_and_changed_records_side_by_side(client, sample_
     changed = apply_changes(ScoreRequest.model_validate(body), [
         InventionPatents(kind="invention_patents", count=3),
         EquityRound(kind="equity_round", amount=2000, round="B"),
-        TaxRating(kind="tax_rating", rating="A"),
+        TaxRatingChange(kind="tax_rating", rating="A"),
     ])  # fmt: skip
     again = client.post("/score", json=changed.model_dump(mode="json")).json()
     assert out["modified"]["pd"] == again["pd"]
