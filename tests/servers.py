@@ -92,12 +92,3 @@ def stop(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
-
-
-def auth_headers(env: Mapping[str, str]) -> dict[str, str]:
-    """The headers that authenticate a test client to a server started with ``env``.
-
-    Every client of a served test sends its requests with these, so that switching the service
-    to API keys changes this one place. The service has no authentication yet: none.
-    """
-    return {}
