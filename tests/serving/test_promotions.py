@@ -69,8 +69,8 @@ def test_an_unknown_action_or_an_empty_reason_is_refused(tmp_path: Path) -> None
         )
 
 
-def test_a_promotion_is_pending_until_settled_once(tmp_path: Path) -> None:
-    store = PromotionStore(f"sqlite:///{tmp_path / 'audit.db'}")
+def test_a_promotion_is_pending_until_settled_once(url: str) -> None:
+    store = PromotionStore(url)
     store.create_schema()
     first, second = store.record(_row()), store.record(_row(to_version="3"))
     assert [r.status for r in store.list()] == ["pending", "pending"]
@@ -80,7 +80,7 @@ def test_a_promotion_is_pending_until_settled_once(tmp_path: Path) -> None:
     assert (rows[first].status, rows[first].error) == ("done", None)
     assert rows[second].status == "failed" and "read-only" in rows[second].error
     assert rows[first].settled_at is not None and rows[first].settled_at.tzinfo is not None
-    with pytest.raises(ValueError, match="record 1 is not pending"):
+    with pytest.raises(ValueError, match=f"record {first} is not pending"):
         store.settle(first, "failed", "late")
     with pytest.raises(ValueError, match="needs its error"):
         store.settle(store.record(_row()), "failed")
@@ -90,9 +90,8 @@ def test_a_promotion_is_pending_until_settled_once(tmp_path: Path) -> None:
         _row(status="maybe")
 
 
-def test_rows_from_before_the_status_revision_are_done(tmp_path: Path) -> None:
+def test_rows_from_before_the_status_revision_are_done(url: str) -> None:
     """They were written after their move succeeded; new rows must state their status."""
-    url = f"sqlite:///{tmp_path / 'audit.db'}"
     engine = sa.create_engine(url)
     with engine.begin() as connection:
         config = Config()

@@ -71,10 +71,10 @@ def test_a_promotion_is_recorded_then_settled_done(registry: str) -> None:
 def test_a_refused_record_moves_no_alias(registry: str, capsys: pytest.CaptureFixture[str]) -> None:
     _refuse(registry, "INSERT")
     assert _promote() == 2
+    assert _aliases() == {"champion": "1", "challenger": "2"}
     err = capsys.readouterr().err
     assert "could not record the promotion of techrisk-pd version 2" in err
     assert "no alias was moved" in err and "database or disk is full" in err
-    assert _aliases() == {"champion": "1", "challenger": "2"}
     registered = MlflowClient().get_registered_model(NAME)
     assert "last_promotion" not in registered.tags
     assert "promoted_by" not in MlflowClient().get_model_version(NAME, "2").tags
