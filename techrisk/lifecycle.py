@@ -2,7 +2,8 @@
 
 Wiring only: the challenger and its gates live in ``training.retrain`` and
 ``training.gates``, alias moves and registry tags in ``training.promotion``, the audit
-record in ``serving.promotions``. Every move of ``@champion`` is written to both.
+record in ``serving.promotions``. Every move of ``@champion`` is written to both, the audit
+row first (``AuditJournal``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from techrisk_base.errors import InvalidArgument, TechriskError
 if TYPE_CHECKING:
     from serving.promotions import PromotionStore
     from training.promotion import PromotionRecord
+    from training.retrain import RetrainResult
 
 
 class GatesFailed(TechriskError):
@@ -39,7 +41,11 @@ def add_lifecycle_commands(sub: argparse._SubParsersAction) -> None:
         default=settings.market_dir(),
         help="synthetic market of the table: its truth.parquet adds the oracle figures",
     )
-    rt.add_argument("--dry-run", action="store_true", help="evaluate the gates, move no alias")
+    rt.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="evaluate the gates and say what would happen; the registry is left unchanged",
+    )
     rt.add_argument(
         "--gate",
         action="append",
@@ -72,10 +78,19 @@ def _store() -> PromotionStore:
     return store
 
 
-def _audit(store: PromotionStore, record: PromotionRecord) -> None:
-    from serving.promotions import PromotionRow
+class AuditJournal:
+    """The audit store's promotions table as the journal ``move_champion`` writes first."""
 
-    store.record(PromotionRow(**record.to_dict() | {"at": record.at}))
+    def __init__(self, store: PromotionStore) -> None:
+        self._store = store
+
+    def begin(self, record: PromotionRecord) -> int:
+        from serving.promotions import PromotionRow
+
+        return self._store.record(PromotionRow(**record.to_dict() | {"at": record.at}))
+
+    def settle(self, entry: int, status: str, error: str | None = None) -> None:
+        self._store.settle(entry, status, error)
 
 
 def run_retrain(args: argparse.Namespace, console: Console) -> None:
@@ -95,18 +110,24 @@ def run_retrain(args: argparse.Namespace, console: Console) -> None:
     )
     if args.tune_seconds is not None:
         config = config.with_overrides(model=replace(config.model, tune_seconds=args.tune_seconds))
-    store = None if args.dry_run else _store()  # unusable store: fail before training
+    journal = None if args.dry_run else AuditJournal(_store())  # unusable: fail before training
     with console.status("retraining…") as status:
         result = retrain(
             config,
             gate_config,
             dry_run=args.dry_run,
             by=operator(args.by),
+            journal=journal,
             reason=args.reason,
             step=lambda msg: status.update(f"retraining: {msg}…"),
         )
+    challenger = (
+        "challenger (dry run, not registered)"
+        if result.challenger_version is None
+        else f"challenger v{result.challenger_version}"
+    )
     table = Table(
-        title=f"Gates: challenger v{result.challenger_version} vs champion "
+        title=f"Gates: {challenger} vs champion "
         f"v{result.champion_version} on applications from {result.window_start} "
         f"({result.window_labelled:,} labelled of {result.window_rows:,})"
     )
@@ -120,23 +141,44 @@ def run_retrain(args: argparse.Namespace, console: Console) -> None:
     for g in result.gates:
         console.print(f"  {g.line()}")
     console.print(f"MLflow run {result.run_id} holds the gate values (gates.json, gate_* metrics)")
-    if result.promotion is not None and store is not None:
-        _audit(store, result.promotion)
+    if result.promotion is not None:
         console.print(
             f"Promoted version {result.promotion.to_version} to @champion; version "
             f"{result.promotion.from_version} is @previous (recorded in the registry and the "
             "audit store)"
         )
+    if args.dry_run:
+        _print_dry_run(result, config.registered_name, console)
     failed = [g for g in result.gates if not g.passed]
     if failed:
+        verdict = "would not be promoted (dry run)" if args.dry_run else "not promoted"
         raise GatesFailed(
-            "challenger not promoted; failed gate(s): "
+            f"challenger {verdict}; failed gate(s): "
             + "; ".join(
-                f"{g.name} value {g.value:.4f} vs threshold {g.threshold:.4f}" for g in failed
+                f"{g.name} value {g.value:.4f} vs threshold {g.threshold:.4f} ({g.detail})"
+                for g in failed
             )
         )
-    if args.dry_run:
-        console.print("Dry run: every gate passed; no alias moved")
+
+
+def _print_dry_run(result: RetrainResult, name: str, console: Console) -> None:
+    console.print(
+        f"Dry run: the registry is unchanged (no version of {name} registered, no alias moved). "
+        f"The challenger is logged to MLflow run {result.run_id} (runs:/{result.run_id}/model, "
+        "tag techrisk.dry_run=true)."
+    )
+    would = f"Without --dry-run it would be registered as a new version of {name} (@challenger)"
+    if result.passed:
+        console.print(
+            f"{would}, and every gate passed: @champion would move to it from version "
+            f"{result.champion_version}, which would become @previous; the move would be "
+            "recorded in the registry and the audit store."
+        )
+    else:
+        console.print(
+            f"{would}; @champion would stay on version {result.champion_version} (failed gates: "
+            "see the error below)."
+        )
 
 
 def run_promote(args: argparse.Namespace, console: Console) -> None:
@@ -146,14 +188,20 @@ def run_promote(args: argparse.Namespace, console: Console) -> None:
     by = operator(args.by)
     if args.version is not None and not (args.reason and args.reason.strip()):
         raise InvalidArgument("--reason", args.reason, "is required with --version")
-    store = _store()
+    journal = AuditJournal(_store())
     if args.to == "previous":
-        record = rollback(name, by=by, reason=args.reason or "rollback to @previous")
+        record = rollback(
+            name, by=by, reason=args.reason or "rollback to @previous", journal=journal
+        )
     else:
         record = move_champion(
-            name, str(args.version), action="manual", by=by, reason=args.reason.strip()
+            name,
+            str(args.version),
+            action="manual",
+            by=by,
+            reason=args.reason.strip(),
+            journal=journal,
         )
-    _audit(store, record)
     console.print(
         f"{record.action}: @champion of {name} is version {record.to_version} (was "
         f"{record.from_version}, now @previous); by {record.by}: {record.reason}"
@@ -162,7 +210,7 @@ def run_promote(args: argparse.Namespace, console: Console) -> None:
 
 def run_promotions(args: argparse.Namespace, console: Console) -> None:
     table = Table(title="Moves of @champion on record")
-    for col in ("at (UTC)", "action", "model", "from", "to", "by", "reason", "gates"):
+    for col in ("at (UTC)", "action", "model", "from", "to", "by", "reason", "gates", "status"):
         table.add_column(col)
     for row in _store().list(limit=args.limit):
         gates = ", ".join(f"{g['name']} {'✓' if g['passed'] else '✗'}" for g in row.gates)
@@ -175,5 +223,6 @@ def run_promotions(args: argparse.Namespace, console: Console) -> None:
             row.by,
             row.reason,
             gates or "—",
+            row.status if row.error is None else f"{row.status}: {row.error}",
         )
     console.print(table)

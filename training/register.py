@@ -1,7 +1,9 @@
 """Stage 6 of a run: log everything to MLflow and register the champion.
 
 The run registers the model as ``techrisk-pd`` (or the config's name): alias ``champion`` when
-it is the first model, ``challenger`` otherwise (promotion is a separate, gated step).
+it is the first model, ``challenger`` otherwise (promotion is a separate, gated step). A run
+that must leave the registry unchanged (``techrisk retrain --dry-run``) logs the model to its
+run only.
 """
 
 from __future__ import annotations
@@ -47,15 +49,20 @@ def log_and_register(
     texts: dict[str, str],
     figures: dict[str, Any],
     example: pd.DataFrame,
+    register: bool = True,
+    tags: dict[str, str] | None = None,
 ) -> Registered:
-    """One MLflow run: params, metrics, JSON and text artifacts, figures, then the model."""
+    """One MLflow run: params, metrics, JSON and text artifacts, figures, then the model.
+
+    ``tags`` are set first, so a run that fails half-way still says what it was.
+    """
     import matplotlib.pyplot as plt
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     uri = settings.tracking_uri()
     settings.ensure_local_store(uri)
     mlflow.set_tracking_uri(uri)
-    with mlflow.start_run(experiment_id=_experiment(experiment)) as run:
+    with mlflow.start_run(experiment_id=_experiment(experiment), tags=tags) as run:
         mlflow.log_params(params)
         mlflow.log_metrics(run_metrics)
         for path, value in dicts.items():
@@ -65,7 +72,7 @@ def log_and_register(
         for path, fig in figures.items():
             mlflow.log_figure(fig, path)
             plt.close(fig)
-        info = log_pd_model(model, example, registered_name)
+        info = log_pd_model(model, example, registered_name if register else None)
         version = getattr(info, "registered_model_version", None)
         alias = None
         if version is not None:

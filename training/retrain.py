@@ -6,7 +6,8 @@ yet). Both models then score the same newest out-of-time window: the challenger'
 slice, cut so that it starts after the last day the champion was fitted or calibrated on.
 The gates' values are logged to the challenger's MLflow run; if every gate passes (and the
 run is not a dry run) ``@champion`` moves to the challenger and the old one keeps
-``@previous``.
+``@previous``. A dry run leaves the registry as it found it: the challenger is logged to its
+run (tagged ``techrisk.dry_run``) but not registered.
 """
 
 from __future__ import annotations
@@ -25,13 +26,14 @@ from techrisk_base import settings
 from training.config import ConfigError, TrainConfig
 from training.dataset import read_table
 from training.gates import GateConfig, GateResult, Window, evaluate_gates
-from training.promotion import PromotionRecord, alias_version, move_champion
+from training.promotion import PromotionJournal, PromotionRecord, alias_version, move_champion
 from training.run import RunResult, train
 
 
 @dataclass
 class RetrainResult:
     champion_version: str
+    #: None in a dry run: the challenger is on its run only, not in the registry.
     challenger_version: str | None
     run_id: str
     window_start: dt.date
@@ -74,10 +76,16 @@ def retrain(
     *,
     dry_run: bool,
     by: str,
+    journal: PromotionJournal | None = None,
     reason: str | None = None,
     step: Callable[[str], None] = lambda _m: None,
 ) -> RetrainResult:
-    """Train the challenger, evaluate the gates, promote when all pass (unless a dry run)."""
+    """Train the challenger, evaluate the gates, promote when all pass (unless a dry run).
+
+    ``journal`` records the promotion before any alias moves; only a dry run needs none.
+    """
+    if journal is None and not dry_run:
+        raise ValueError("retrain needs a journal to record a promotion, unless it is a dry run")
     name = config.registered_name
     champion_version = alias_version(name, "champion")
     if champion_version is None:
@@ -86,7 +94,12 @@ def retrain(
 
     frame, labelled_path = labelled_table(config.path, config)
     step(f"training the challenger on {labelled_path.name}")
-    result: RunResult = train(replace(config, path=labelled_path), step=step)
+    result: RunResult = train(
+        replace(config, path=labelled_path),
+        step=step,
+        register=not dry_run,
+        tags={"techrisk.retrain": "challenger", "techrisk.dry_run": str(dry_run).lower()},
+    )
     challenger = result.model
 
     split = challenger.info["window"]
@@ -146,13 +159,14 @@ def retrain(
         mlflow.log_metrics({**metrics, "gates_passed": float(passed)})
         mlflow.log_dict({"window_start": start.isoformat(), "gates": gate_dicts}, "gates.json")
     promotion = None
-    if passed and not dry_run and result.model_version is not None:
+    if passed and journal is not None and not dry_run and result.model_version is not None:
         promotion = move_champion(
             name,
             result.model_version,
             action="promote",
             by=by,
             reason=reason or "every retrain gate passed",
+            journal=journal,
             gates=gate_dicts,
             run_id=result.run_id,
         )

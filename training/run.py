@@ -111,8 +111,15 @@ def train(
     config: TrainConfig,
     spec: LGBMSpec | None = None,
     step: Callable[[str], None] = lambda _msg: None,
+    *,
+    register: bool = True,
+    tags: dict[str, str] | None = None,
 ) -> RunResult:
-    """Run every stage and log the run; ``step`` reports progress to a console."""
+    """Run every stage and log the run; ``step`` reports progress to a console.
+
+    ``register=False`` logs the model to the run without adding a registry version (a dry
+    run); ``tags`` are set on the MLflow run.
+    """
     spec = spec or LGBMSpec()
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -244,6 +251,8 @@ def train(
             model, matrices["oot"], y_oot, curves, scores["oot"].pd, grades, data.features
         ),
         example=data.part("oot")[0],
+        register=register,
+        tags=tags,
     )
     mark("mlflow")
     return RunResult(

@@ -18,6 +18,7 @@ from mlflow import MlflowClient
 from features.build import build_feature_table
 from features.loaders import load_sources
 from features.store import write_feature_table
+from models.packaging import load_pd_model
 from models.spec import LGBMSpec
 from serving.promotions import PromotionStore
 from synthetic import manifest
@@ -95,15 +96,28 @@ def test_a_failed_gate_is_named_with_value_and_threshold_and_moves_nothing(
         assert PromotionStore().list() == []
 
 
-def test_a_dry_run_that_passes_moves_no_alias(
+def test_a_dry_run_that_passes_leaves_the_registry_unchanged_and_says_what_it_would_do(
     loop: dict[str, object], capsys: pytest.CaptureFixture[str]
 ) -> None:
     with environment(loop["env"]):
+        client = MlflowClient()
         before = _aliases()
+        versions = {v.version for v in client.search_model_versions(f"name='{NAME}'")}
         assert _retrain(loop, "--dry-run", *[a for g in LOOSE for a in ("--gate", g)]) == 0
-        assert "no alias moved" in capsys.readouterr().out
-        assert _aliases()["champion"] == before["champion"]
-        assert "previous" not in _aliases()
+        out = " ".join(capsys.readouterr().out.split())
+        assert "Dry run: the registry is unchanged" in out
+        assert f"@champion would move to it from version {before['champion']}" in out
+        assert _aliases() == before
+        assert {v.version for v in client.search_model_versions(f"name='{NAME}'")} == versions
+        (run,) = client.search_runs(
+            [client.get_experiment_by_name("techrisk").experiment_id],
+            "tags.`techrisk.dry_run` = 'true'",
+        )
+        assert run.data.metrics["gates_passed"] == 1.0
+        assert run.data.params["retrain_dry_run"] == "True"
+        assert f"runs:/{run.info.run_id}/model" in out
+        assert load_pd_model(f"runs:/{run.info.run_id}/model").features  # kept on its run
+        assert PromotionStore().list() == []
 
 
 def test_a_passing_challenger_becomes_champion_and_the_old_one_previous(
@@ -127,6 +141,7 @@ def test_a_passing_challenger_becomes_champion_and_the_old_one_previous(
             "quarterly",
         )
         assert all(g["passed"] for g in row.gates) and len(row.gates) == 6
+        assert row.status == "done" and row.error is None
         loop["promoted"] = aliases["champion"]
 
 
