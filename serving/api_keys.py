@@ -229,7 +229,6 @@ class KeyStore:
         staged = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
         fd = os.open(staged, os.O_CREAT | os.O_EXCL | os.O_WRONLY, _FILE_MODE)
         try:
-            os.fchmod(fd, _FILE_MODE)  # whatever the umask
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 json.dump(content.model_dump(mode="json"), f, ensure_ascii=False, indent=2)
                 f.write("\n")
