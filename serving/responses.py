@@ -85,7 +85,7 @@ class FieldError(BaseModel):
     """A broken rule: the field (dotted path), the value sent, the rule in words."""
 
     field: str
-    value: Any
+    value: Any = Field(default=None, description="the value sent; absent when missing or null")
     rule: str
 
 
