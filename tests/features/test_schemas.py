@@ -189,10 +189,9 @@ def test_negative_revenue() -> None:
     fin = valid_tables()["financials"]
     fin.loc[3, "revenue"] = -5.0
     err = schema_error("financials", fin)
-    assert_single_failure(err, "financials", "revenue", -5.0, "must be >= 0", row=3)
-    assert str(err) == (
-        "financials: column 'revenue' must be >= 0; got -5.0 at row 3 (1 row failing)"
-    )
+    rule = "must be between 0 and 10000000"
+    assert_single_failure(err, "financials", "revenue", -5.0, rule, row=3)
+    assert str(err) == (f"financials: column 'revenue' {rule}; got -5.0 at row 3 (1 row failing)")
 
 
 def test_unknown_ip_type() -> None:
@@ -423,7 +422,9 @@ def test_invalid_file_raises_schema_error(tmp_path: Path) -> None:
     fin = valid_tables()["financials"]
     fin.loc[3, "revenue"] = -5.0
     fin.to_csv(tmp_path / "financials.csv", index=False)
-    with pytest.raises(SchemaError, match=r"'revenue' must be >= 0; got -5.0 at row 3"):
+    with pytest.raises(
+        SchemaError, match=r"'revenue' must be between 0 and 10000000; got -5.0 at row 3"
+    ):
         load_sources(tmp_path)
 
 
