@@ -56,8 +56,12 @@ def candidates(
     scorecard: WoEScorecard | None,
     matrices: Mapping[str, np.ndarray],
     y_valid: np.ndarray,
+    fixed_weight: float | None = None,
 ) -> tuple[dict[str, Candidate], list[str]]:
-    """Every servable contender that calibrates, and a note for each one that does not."""
+    """Every servable contender that calibrates, and a note for each one that does not.
+
+    ``fixed_weight`` is the blend's booster weight when it was chosen elsewhere (on folds, see
+    ``training/folds.py``); None chooses it on the validation slice."""
     margins: dict[str, dict[str, np.ndarray]] = {}
     if gbm is not None:
         margins["gbm"] = {s: gbm.booster.predict(X, raw_score=True) for s, X in matrices.items()}
@@ -73,7 +77,9 @@ def candidates(
             else:
                 out[id_] = fitted
     if {"gbm", "scorecard"} <= set(out):
-        w = blend_weight(margins["gbm"]["valid"], margins["scorecard"]["valid"], y_valid)
+        w = fixed_weight
+        if w is None:
+            w = blend_weight(margins["gbm"]["valid"], margins["scorecard"]["valid"], y_valid)
         blended = {s: w * margins["gbm"][s] + (1 - w) * margins["scorecard"][s] for s in matrices}
         fitted = _calibrated("blend", w, blended, y_valid)
         if isinstance(fitted, str):

@@ -24,6 +24,20 @@ from training.dataset import TrainingData
 
 #: Rows of the validation slice timed for the TreeSHAP cost per row.
 SHAP_TIMING_ROWS = 2_000
+#: The second starting point on a small table without dates: the plain LightGBM script a data
+#: team writes (LightGBM's own leaf size of 20 rows, 15 leaves, learning rate 0.03, next to no
+#: penalty). The size-adapted leaves (3 % of the rows) suit many noisy columns; on the UCI
+#: credit-card sample (4 columns, 3.6 k training rows) leaves of 20 rows lift validation AUC
+#: from 0.622 to 0.625 and test AUC from 0.634 to 0.643. It is fitted whatever the tuning
+#: budget: on a busy machine a budget of a few seconds may not finish one trial.
+PLAIN_START: dict[str, Any] = {
+    "num_leaves": 15,
+    "min_child_samples": 20,
+    "learning_rate": 0.03,
+    "lambda_l1": 0.0,
+    "lambda_l2": 0.0,
+    "min_sum_hessian_in_leaf": 1e-3,
+}
 
 
 @dataclass
@@ -100,8 +114,10 @@ def fit_gbm(
     tune_seconds: float,
     max_depth: int,
     overrides: dict[str, Any] | None = None,
+    plain_start: bool = False,
 ) -> GBMFit:
-    """The size-adapted booster, then (``tune_seconds`` > 0) the Optuna search around it."""
+    """The size-adapted booster (with ``plain_start`` also :data:`PLAIN_START`, the better on
+    validation kept), then (``tune_seconds`` > 0) the Optuna search around it."""
     from training.tune import tune
 
     spec = spec.resolved(len(inputs.y_train), int(inputs.y_train.sum()))
@@ -111,17 +127,32 @@ def fit_gbm(
     booster = train_booster(params, spec, inputs)
     fit_seconds = time.perf_counter() - start
     auc = valid_auc(booster, inputs)
-    trials = pd.DataFrame(
-        [
+    rows = [
+        {
+            "trial": "size-adapted",
+            "state": "COMPLETE",
+            "valid_auc": auc,
+            "seconds": fit_seconds,
+            **_searched(params),
+        }
+    ]
+    if plain_start:
+        plain = {**params, **PLAIN_START, **(overrides or {})}
+        t0 = time.perf_counter()
+        plain_booster = train_booster(plain, spec, inputs)
+        plain_auc = valid_auc(plain_booster, inputs)
+        rows.append(
             {
-                "trial": "size-adapted",
+                "trial": "plain-start",
                 "state": "COMPLETE",
-                "valid_auc": auc,
-                "seconds": fit_seconds,
-                **_searched(params),
+                "valid_auc": plain_auc,
+                "seconds": time.perf_counter() - t0,
+                **_searched(plain),
             }
-        ]
-    )
+        )
+        if plain_auc > auc:
+            booster, params, auc = plain_booster, plain, plain_auc
+    trials = pd.DataFrame(rows)
     spent = 0.0
     if tune_seconds > 0:
         search = tune(params, spec, inputs, tune_seconds, max_depth, fixed=set(overrides or {}))

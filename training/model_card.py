@@ -37,7 +37,7 @@ def _decision_bands(model: PDModel, products: Sequence[str] | None) -> str:
     return f"| product | approve if PD | decline if PD |\n|---|---|---|\n{rows}"
 
 
-def _champion_text(model: PDModel) -> str:
+def _champion_text(model: PDModel, chosen_on: str) -> str:
     """What the served margin is, for the kind of champion this run chose."""
     exact = (
         "so each feature's contribution converts exactly into score points "
@@ -59,8 +59,8 @@ def _champion_text(model: PDModel) -> str:
     w = model.blend_weight
     return (
         f"The champion is a blend of the LightGBM margin (weight w = {w:.2f}) and the WoE "
-        f"scorecard's logit (weight 1 − w = {1 - w:.2f}), the weight chosen on the validation "
-        "slice. The PD is the Platt-calibrated map of the blended margin, and each feature's "
+        f"scorecard's logit (weight 1 − w = {1 - w:.2f}), the weight chosen on {chosen_on}. "
+        "The PD is the Platt-calibrated map of the blended margin, and each feature's "
         f"contribution (w · TreeSHAP + (1 − w) · WoE term) is exact, {exact}"
     )
 
@@ -83,8 +83,12 @@ def render_model_card(
     products: Sequence[str] | None = None,
     has_oracle: bool = False,
     has_policy_points: bool = False,
+    chosen_on: str = "the validation slice",
 ) -> str:
     """The card in Markdown; it states only what this run has.
+
+    ``chosen_on`` says which rows chose the champion among the contenders (the validation
+    slice, or folds over train + valid for a small table without dates).
 
     No oracle sentence without a true PD, no policy-points sentence without that baseline, no
     decision bands for products the table does not hold, and the label in the config's words.
@@ -158,7 +162,8 @@ Score stability (PSI of the score, train vs OOT): {psi_score:.4f}.
 score = {scale.offset:.2f} + {scale.factor:.4f} · ln((1 − PD) / PD):
 {scale.base_score:.0f} points at odds {scale.base_odds:.0f}:1 (good:bad), {scale.pdo:.0f} points
 to double the odds.
-{_champion_text(model)}
+The champion was chosen among the contenders on {chosen_on}; the OOT slice took no part.
+{_champion_text(model, chosen_on)}
 
 | grade | PD range | score range |
 |---|---|---|

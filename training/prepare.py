@@ -61,7 +61,7 @@ def check_minimum_size(data: TrainingData) -> None:
             )
 
 
-def _fit_scorecard(
+def fit_scorecard(
     frame: pd.DataFrame, y: np.ndarray, data: TrainingData, seed: int
 ) -> tuple[ScorecardBaseline | None, str | None]:
     """The scorecard, or None and why (a table where no feature reaches the IV floor).
@@ -85,7 +85,7 @@ def _encoded_with_scorecard(
     encoder = FeatureEncoder(data.features, data.categorical).fit(data.part("train")[0])
     matrices = {s: encoder.transform(data.part(s)[0]) for s in SPLITS}
     train_frame = pd.DataFrame(matrices["train"], columns=data.features)
-    scorecard, why = _fit_scorecard(train_frame, data.part("train")[1], data, seed)
+    scorecard, why = fit_scorecard(train_frame, data.part("train")[1], data, seed)
     return encoder, matrices, scorecard, why
 
 

@@ -19,13 +19,14 @@ from models.spec import LGBMSpec
 from training import metrics
 from training.assemble import assemble
 from training.baselines import policy_points_score
-from training.champion import Candidate, candidates, champion_model, choose_champion
+from training.champion import SERVABLE, Candidate, candidates, champion_model, choose_champion
 from training.config import ConfigError, TrainConfig
 from training.dataset import TrainingData
 from training.evaluate import LABELS, Evaluation, by_product, evaluate, flatten
 from training.fit import BoosterInputs, GBMFit, fit_gbm
+from training.folds import FoldChoice, choose_on_folds, uses_folds
 from training.model_card import render_model_card
-from training.prepare import Prepared, prepare
+from training.prepare import Prepared, fit_scorecard, prepare
 from training.register import figures, log_and_register
 
 #: Tuning budget when the config gives none: 60 s per 100 k rows, between 5 s and 60 s.
@@ -78,20 +79,47 @@ def fit_stage(prepared: Prepared, config: TrainConfig, spec: LGBMSpec) -> GBMFit
     seconds = config.model.tune_seconds
     if seconds is None:
         seconds = default_tune_seconds(len(data.y))
-    return fit_gbm(inputs, spec, seconds, config.model.max_depth, dict(config.model.lightgbm))
+    return fit_gbm(
+        inputs,
+        spec,
+        seconds,
+        config.model.max_depth,
+        dict(config.model.lightgbm),
+        plain_start=uses_folds(data.dates is not None, len(inputs.y_train) + len(inputs.y_valid)),
+    )
+
+
+def fold_stage(prepared: Prepared, gbm: GBMFit, seed: int) -> FoldChoice | None:
+    """The champion chosen on folds over train + valid, for a small table without dates
+    (``training/folds.py``); None: validation chooses."""
+    data = prepared.data
+    fitting = data.split.mask("train") | data.split.mask("valid")
+    if prepared.scorecard is None or not uses_folds(data.dates is not None, int(fitting.sum())):
+        return None
+    return choose_on_folds(
+        np.vstack([prepared.matrices["train"], prepared.matrices["valid"]]),
+        np.concatenate([prepared.y("train"), prepared.y("valid")]),
+        data.features,
+        data.categorical,
+        gbm.params,
+        gbm.best_iteration,
+        lambda frame, y: fit_scorecard(frame, y, data, seed)[0],
+        seed,
+    )
 
 
 def evaluate_stage(
-    prepared: Prepared, gbm: GBMFit
+    prepared: Prepared, gbm: GBMFit, blend_weight: float | None = None
 ) -> tuple[dict[str, Candidate], Evaluation, list[str], WoEScorecard | None]:
     """Servable contenders, every contender's validation and OOT figures, notes on dropped
-    contenders, and the scorecard as served (plain arrays)."""
+    contenders, and the scorecard as served (plain arrays). ``blend_weight``: chosen on folds,
+    or None to choose it on validation."""
     data = prepared.data
     woe = None
     if prepared.scorecard is not None:
         train_frame = pd.DataFrame(prepared.matrices["train"], columns=data.features)
         woe = prepared.scorecard.to_woe_scorecard(train_frame)
-    cands, notes = candidates(gbm, woe, prepared.matrices, prepared.y("valid"))
+    cands, notes = candidates(gbm, woe, prepared.matrices, prepared.y("valid"), blend_weight)
     if not cands:
         raise ConfigError(
             f"no contender can be served from {int(data.split.mask('train').sum())} training "
@@ -136,8 +164,14 @@ def train(
     mark("fit")
 
     step("evaluating the contenders")
-    cands, evaluation, notes, woe = evaluate_stage(prepared, gbm)
-    champion = choose_champion(evaluation.valid)
+    folds = fold_stage(prepared, gbm, config.seed)
+    cands, evaluation, notes, woe = evaluate_stage(
+        prepared, gbm, None if folds is None else folds.blend_weight
+    )
+    if folds is not None and set(cands) == set(SERVABLE):
+        champion = folds.champion
+    else:
+        folds, champion = None, choose_champion(evaluation.valid)
     model = champion_model(cands[champion], prepared.encoder, gbm, woe)
     scores = {s: model.score(matrices[s]) for s in ("train", "valid", "oot")}
     product = {
@@ -163,6 +197,7 @@ def train(
         "gbm_valid_auc": gbm.valid_auc,
         "gbm_shap_us_per_row": gbm.shap_us_per_row,
         "champion_blend_weight": model.blend_weight,
+        **({} if folds is None else folds.metrics()),
     }
     window = _window(data)
     warnings = [*prepared.warnings, *notes]
@@ -203,6 +238,9 @@ def train(
         products=None if data.product is None else sorted(set(data.product)),
         has_oracle=data.truth is not None,
         has_policy_points=points is not None,
+        chosen_on="the validation slice"
+        if folds is None
+        else f"{folds.folds} stratified folds over train + valid (out-of-fold AUC)",
     )
     curves = {LABELS[c]: cand.pd("oot") for c, cand in cands.items()}
     if points is not None:
@@ -223,6 +261,7 @@ def train(
             "early_stopping_rounds": spec.early_stopping_rounds,
             "seed": spec.seed,
             "champion": champion,
+            "champion_chosen_on": "validation" if folds is None else f"{folds.folds} folds",
             "tune_budget_seconds": config.model.tune_seconds
             if config.model.tune_seconds is not None
             else default_tune_seconds(len(data.y)),

@@ -88,6 +88,7 @@ def tune(
 
     def objective(trial: optuna.Trial) -> float:
         if time.perf_counter() > deadline:
+            trial.study.stop()
             raise optuna.TrialPruned("tuning budget spent")
         proposed = _suggest(trial, base, max_depth, len(inputs.y_train))
         params = {**base, **{k: v for k, v in proposed.items() if k not in fixed}}
