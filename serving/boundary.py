@@ -73,7 +73,7 @@ class StrictJsonBoundary:
         if body is None:  # the client went away while sending
             return
         scope.setdefault("state", {})[STATE_KEY] = body
-        await self.app(scope, _empty_body(receive), send)
+        await self.app(_as_empty_json(scope), _empty_body(receive), send)
 
     async def _decode(self, scope: Scope, receive: Receive) -> dict[str, Any] | None:
         headers = Headers(scope=scope)
@@ -132,6 +132,18 @@ def _unsupported(media: str | None) -> _Refusal:
 def _too_large(value: str, limit: int) -> _Refusal:
     rule = f"must be at most {limit} bytes (TECHRISK_MAX_BODY_BYTES)"
     return _Refusal(413, "request body too large (请求体过大)", "(body)", value, rule)
+
+
+def _as_empty_json(scope: Scope) -> Scope:
+    """``scope`` with the headers of the empty JSON body BentoML is handed: the client's own
+    ``Content-Type`` (a bodiless POST may declare any, even a multipart one without its
+    boundary) must not steer BentoML's parser."""
+    framing = (b"content-type", b"content-length")
+    headers = [(k, v) for k, v in scope["headers"] if k.lower() not in framing]
+    return {
+        **scope,
+        "headers": [*headers, (b"content-type", b"application/json"), (b"content-length", b"0")],
+    }
 
 
 def _empty_body(receive: Receive) -> Receive:
