@@ -27,6 +27,7 @@ from starlette.responses import JSONResponse
 
 from serving import model_source
 from serving.audit import AuditStore, AuditUnavailable, IdempotencyConflict
+from serving.connections import RecycleConnections
 from serving.counterfactuals import suggest
 from serving.model_reload import AliasWatcher, ReloadFailed
 from serving.monitoring.shadow import ShadowScorer
@@ -396,6 +397,10 @@ class TechRiskService:
     def metadata(self) -> Metadata:
         """Model name, version, alias, training window, OOT metrics, scale, grades, features."""
         return self.scorer.metadata()
+
+
+# Keep-alive clients re-spread over the workers (``serving/connections.py``).
+TechRiskService.add_asgi_middleware(RecycleConnections, limit=settings.requests_per_connection())
 
 
 def _prefixed(prefix: str, errors: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -5,7 +5,8 @@ embedded store: the synthetic market, the feature table, the MLflow SQLite store
 artifacts, the audit database and screening outputs. The other settings point elsewhere:
 ``MLFLOW_TRACKING_URI``, ``TECHRISK_ARTIFACT_DIR``, ``TECHRISK_DATABASE_URL``,
 ``TECHRISK_AUDIT_DEADLINE_S``, ``TECHRISK_AUDIT_KEY``, ``TECHRISK_MODEL_URI``,
-``TECHRISK_SHADOW_URI``, ``TECHRISK_RELOAD_S`` and ``TECHRISK_ADMIN_TOKEN``.
+``TECHRISK_SHADOW_URI``, ``TECHRISK_RELOAD_S``, ``TECHRISK_ADMIN_TOKEN`` and
+``TECHRISK_REQUESTS_PER_CONNECTION``.
 
 A built Bento is served with its source folder, not the caller's, as the working directory
 of some processes, so a relative ``var`` would name two places. There the default is the
@@ -138,6 +139,32 @@ def reload_seconds() -> float:
         value = -1.0
     if not value >= 0:
         raise InvalidArgument("TECHRISK_RELOAD_S", text, "must be a number of seconds >= 0")
+    return value
+
+
+#: Requests a keep-alive connection carries before the service asks the client to reconnect.
+DEFAULT_REQUESTS_PER_CONNECTION = 20
+
+
+def requests_per_connection() -> int:
+    """``TECHRISK_REQUESTS_PER_CONNECTION``: after this many requests on one keep-alive
+    connection the answer carries ``Connection: close`` (default 20; 0: never).
+
+    Worker processes share one listening socket and the first idle worker accepts every
+    connection of a burst, so a few long-lived client connections can all land on one worker
+    while the other idles; reconnecting now and then lets the idle worker take its share.
+    """
+    text = os.environ.get("TECHRISK_REQUESTS_PER_CONNECTION")
+    if text is None:
+        return DEFAULT_REQUESTS_PER_CONNECTION
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise InvalidArgument(
+            "TECHRISK_REQUESTS_PER_CONNECTION", text, "must be a whole number of requests >= 0"
+        )
     return value
 
 
