@@ -143,12 +143,12 @@ def reload_seconds() -> float:
 
 
 #: Requests a keep-alive connection carries before the service asks the client to reconnect.
-DEFAULT_REQUESTS_PER_CONNECTION = 20
+DEFAULT_REQUESTS_PER_CONNECTION = 10
 
 
 def requests_per_connection() -> int:
     """``TECHRISK_REQUESTS_PER_CONNECTION``: after this many requests on one keep-alive
-    connection the answer carries ``Connection: close`` (default 20; 0: never).
+    connection the answer carries ``Connection: close`` (default 10; 0: never).
 
     Worker processes share one listening socket and the first idle worker accepts every
     connection of a burst, so a few long-lived client connections can all land on one worker
