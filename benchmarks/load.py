@@ -114,6 +114,115 @@ async def _drive(
     return latencies, statuses, seconds
 
 
+@dataclass(frozen=True)
+class BigRequestResult:
+    """Small requests served while one very large request was in flight."""
+
+    big_records: int
+    big_bytes: int
+    big_status: int
+    big_seconds: float
+    small_requests: int
+    small_p50_ms: float
+    small_p99_ms: float
+    statuses: dict[int, int]
+    audit_rows: int
+
+    @property
+    def ok(self) -> int:
+        return self.statuses.get(200, 0)
+
+
+def big_body(body: dict, records: int) -> bytes:
+    """``body`` with ``records`` IP assets (its own repeated, each under a new ``ip_id``)."""
+    own = body["ip_assets"] or [
+        {
+            "ip_type": "utility_model",
+            "filed_on": "2015-01-05",
+            "granted_on": "2015-09-01",
+            "lapsed_on": None,
+            "claims": 6,
+            "forward_citations": 0,
+            "acquired": False,
+            "pledged_on": None,
+        }
+    ]
+    assets = [{**own[i % len(own)], "ip_id": f"IPBIG{i:08d}"} for i in range(records)]
+    return json.dumps({**body, "ip_assets": assets}, ensure_ascii=False).encode("utf-8")
+
+
+def run_big_request(
+    base: str,
+    small: Sequence[bytes],
+    big: bytes,
+    big_records: int,
+    audit_url: str,
+    key: str,
+    clients: int = 2,
+) -> BigRequestResult:
+    """Post ``big`` once while ``clients`` post small bodies, one at a time each, until it is
+    answered; the small requests' latencies say whether a huge request stalls the others."""
+    if not base.startswith(LOCAL):
+        raise ValueError(f"the load benchmark only targets 127.0.0.1; got {base!r}")
+    before = audit_rows(audit_url)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        latencies, statuses, big_status, big_seconds = pool.submit(
+            asyncio.run, _drive_big(base, small, big, clients, key)
+        ).result()
+    added = audit_rows(audit_url) - before
+    p50, p99 = (float(np.percentile(np.array(latencies) * 1e3, q)) for q in (50, 99))
+    return BigRequestResult(
+        big_records,
+        len(big),
+        big_status,
+        big_seconds,
+        len(latencies),
+        p50,
+        p99,
+        dict(statuses),
+        added,
+    )
+
+
+async def _drive_big(
+    base: str, small: Sequence[bytes], big: bytes, clients: int, key: str
+) -> tuple[list[float], Counter[int], int, float]:
+    limits = httpx.Limits(max_connections=clients + 1, max_keepalive_connections=clients + 1)
+    headers = _headers(key)
+    latencies: list[float] = []
+    statuses: Counter[int] = Counter()
+    answered = asyncio.Event()
+    issued = iter(range(10**9))
+
+    async with httpx.AsyncClient(base_url=base, timeout=300, limits=limits) as client:
+
+        async def one_small() -> None:
+            for i in issued:
+                if answered.is_set():
+                    return
+                start = time.perf_counter()
+                response = await client.post(
+                    "/score", content=small[i % len(small)], headers=headers
+                )
+                latencies.append(time.perf_counter() - start)
+                statuses[response.status_code] += 1
+
+        async def the_big() -> tuple[int, float]:
+            await asyncio.sleep(0.5)  # the small clients are under way first
+            start = time.perf_counter()
+            try:
+                response = await client.post("/score", content=big, headers=headers)
+            finally:
+                answered.set()
+            statuses[response.status_code] += 1
+            return response.status_code, time.perf_counter() - start
+
+        *_, (big_status, big_seconds) = await asyncio.gather(
+            *(one_small() for _ in range(clients)), the_big()
+        )
+    return latencies, statuses, big_status, big_seconds
+
+
 def audit_rows(url: str) -> int:
     """Rows in the audit store's ``decisions`` table."""
     engine = sa.create_engine(url)

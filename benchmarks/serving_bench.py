@@ -21,9 +21,11 @@ import pandas as pd
 
 from benchmarks.load import (
     UNLIMITED_RATE,
+    big_body,
     commit_ms,
     payloads,
     pg_schema,
+    run_big_request,
     run_load,
     sequential_p50_ms,
     sqlite_url,
@@ -34,6 +36,7 @@ from serving.audit import AuditStore
 from serving.examples import request_from_frames
 from serving.model_source import from_registry
 from serving.schemas import ScoreRequest, to_sources
+from techrisk_base import settings
 from tests.servers import api_key, bearer, bentoml_serve, free_port, stop
 
 #: ``make bench`` runs ``python -m benchmarks.run`` from the repository root.
@@ -217,10 +220,16 @@ def bench_load(
     floor_ms: float,
     pg_url: str | None,
     requests: int = 1_500,
+    big_records: int | None = None,
 ) -> list[tuple]:
-    """8 and 64 clients on SQLite and PostgreSQL, 2 workers; and the sequential /score p50
-    against the in-process floor plus one audit commit, measured on the same store."""
+    """8 and 64 clients on SQLite and PostgreSQL, 2 workers; the sequential /score p50
+    against the in-process floor plus one audit commit, measured on the same store; and two
+    clients' small requests while one request of ``big_records`` IP assets is in flight
+    (0 skips it)."""
     data = payloads(bodies)
+    # By default the largest request the limits admit: 100 k records is refused (422/413).
+    big_records = settings.max_records() if big_records is None else big_records
+    big = big_body(bodies[0], big_records) if big_records else b""
     stores: list[tuple[str, AbstractContextManager[str]]] = [
         ("SQLite", nullcontext(sqlite_url(tmp)))
     ]
@@ -263,6 +272,19 @@ def bench_load(
                             + ("equal" if result.audit_rows == result.ok else "DIFFERENT"),
                         )
                     )
+                if big_records:
+                    huge = run_big_request(base, data, big, big_records, url, key)
+                    rows.append(
+                        (
+                            f"2 clients' /score beside one of {huge.big_records:,} IP assets "
+                            f"({huge.big_bytes / 1e6:.0f} MB), {name}",
+                            f"small p99 {huge.small_p99_ms:.0f} ms (target ≤ 200 ms)",
+                            f"small p50 {huge.small_p50_ms:.0f} ms over {huge.small_requests:,}; "
+                            f"big answered {huge.big_status} in {huge.big_seconds:.1f} s",
+                            f"audit rows {huge.audit_rows:,} vs 200 responses {huge.ok:,}: "
+                            + ("equal" if huge.audit_rows == huge.ok else "DIFFERENT"),
+                        )
+                    )
     return rows
 
 
@@ -283,6 +305,13 @@ def main() -> None:
     parser.add_argument("--firms", type=int, default=3_000, help="firms of the body market")
     parser.add_argument("--requests", type=int, default=1_500, help="requests per load run")
     parser.add_argument(
+        "--big-records",
+        type=int,
+        default=None,
+        help="IP assets of the one huge request sent beside small ones (default: the most "
+        "TECHRISK_MAX_RECORDS admits; 0 skips it)",
+    )
+    parser.add_argument(
         "--pg-url",
         default=os.environ.get(
             "TECHRISK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -296,7 +325,15 @@ def main() -> None:
     floor_p50, _ = _floor_ms(from_registry().model, converted)
     env = {**os.environ}
     with tempfile.TemporaryDirectory() as tmp:
-        rows = bench_load(env, Path(tmp), bodies, floor_p50, args.pg_url or None, args.requests)
+        rows = bench_load(
+            env,
+            Path(tmp),
+            bodies,
+            floor_p50,
+            args.pg_url or None,
+            args.requests,
+            args.big_records,
+        )
     print_table(
         "techrisk load: 2 workers on this machine, a bounded async client on 127.0.0.1",
         ("measure", "ours", "detail", "check"),

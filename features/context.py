@@ -52,9 +52,10 @@ class BuildContext:
         self.apps = applications
         self._memo: dict[str, object] = {}
         codes = np.asarray(applications["credit_code"])
-        universe = pd.unique(codes)
+        # One application (a live request) needs no hashing: its universe is its one firm.
+        universe = codes[:1] if len(codes) == 1 else pd.unique(codes)
         self._single = universe[0] if len(universe) == 1 else None
-        self._universe = pd.Index(universe)
+        self._universe = pd.Index(universe) if self._single is None else None
         self.q = Queries(self._index_of(codes), to_days(applications["applied_on"]))
         row = self._firm_rows()
         if (row < 0).any():
@@ -86,7 +87,7 @@ class BuildContext:
     def _firm_ids(self, table: str) -> np.ndarray:
         frame = self.sources.get(table)
         if self._single is None and isinstance(frame, pd.DataFrame):
-            return positions_in(frame["credit_code"], self._universe)
+            return positions_in(frame["credit_code"], self._many())
         return self._index_of(self.col(table, "credit_code"))
 
     def days(self, table: str, column: str) -> np.ndarray:
@@ -103,11 +104,16 @@ class BuildContext:
     def _index_of(self, codes: np.ndarray) -> np.ndarray:
         if self._single is not None:  # one-firm request: a comparison beats hashing
             return np.where(codes == self._single, 0, -1).astype(np.int64)
-        return self._universe.get_indexer(codes).astype(np.int64)
+        return self._many().get_indexer(codes).astype(np.int64)
 
     def _firm_rows(self) -> np.ndarray:
         codes = self.col("firms", "credit_code")
         if self._single is not None:
             hits = np.flatnonzero(codes == self._single)
             return np.array([hits[0] if len(hits) else -1], dtype=np.int64)
-        return pd.Index(codes).get_indexer(self._universe).astype(np.int64)
+        return pd.Index(codes).get_indexer(self._many()).astype(np.int64)
+
+    def _many(self) -> pd.Index:
+        """The universe of a build of several firms (a one-firm build compares instead)."""
+        assert self._universe is not None
+        return self._universe

@@ -63,6 +63,9 @@ def add_months(days: np.ndarray, months: int) -> np.ndarray:
     return target.astype("datetime64[D]").astype(np.int64) + np.minimum(dom, length - 1)
 
 
+#: Query sets up to this size have their index ranges remembered by each stream.
+MEMO_QUERIES = 16
+
 #: A look-back window in days: one for all queries, one per query, or None (all history).
 Window = int | np.ndarray | None
 
@@ -97,6 +100,7 @@ class EventStream:
         self.day = day[keep][order]
         self.values = {name: np.asarray(v)[keep][order] for name, v in values.items()}
         self._prefix: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._ranges: dict[tuple[bytes, bytes, int | None], tuple[np.ndarray, np.ndarray]] = {}
 
     def __len__(self) -> int:
         return len(self.key)
@@ -106,12 +110,26 @@ class EventStream:
         """Index range [lo, hi) of each query's events with D - window <= day < D.
 
         ``window_days`` is one length for every query or one per query (a calendar window).
+        The ranges of a few queries are remembered (read-only): a live request is one query,
+        and its features ask the same stream for the same window again and again (a count,
+        a sum and a latest value over one window share their range).
         """
+        memo = len(q) <= MEMO_QUERIES and (window_days is None or type(window_days) is int)
+        if memo:
+            key = (q.firm.tobytes(), q.day.tobytes(), window_days)
+            known = self._ranges.get(key)
+            if known is not None:
+                return known
         base = q.firm.astype(np.int64) << _DAY_BITS
         hi = np.searchsorted(self.key, base + q.day + _DAY_OFFSET, side="left")
         start = q.day - window_days if window_days is not None else np.full_like(q.day, -(2**40))
         lo = np.searchsorted(self.key, base + start + _DAY_OFFSET, side="left")
-        return lo, np.maximum(lo, hi)
+        ranges = lo, np.maximum(lo, hi)
+        if memo:
+            for bound in ranges:
+                bound.flags.writeable = False
+            self._ranges[key] = ranges
+        return ranges
 
     # -- aggregates ---------------------------------------------------------------------
     def count(self, q: Queries, window_days: Window = None) -> np.ndarray:

@@ -92,13 +92,20 @@ def canonical_json(payload: object) -> str:
     as integers (``100.0`` → ``100``: JSON has one number type, so a client sending either
     sent the same input). NaN and infinity have no JSON form and raise ``ValueError``.
     """
-    return json.dumps(
-        _plain(payload),
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        allow_nan=False,
+    return _canonical(payload)[1]
+
+
+def _canonical(payload: object) -> tuple[object, str]:
+    """``payload`` as plain JSON types (keys in sorted order) and its canonical text.
+
+    The plain value equals ``json.loads`` of the text, so a record keeps it without parsing
+    its own text back (a request's input holds over a thousand values).
+    """
+    plain = _plain(payload)
+    text = json.dumps(
+        plain, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     )
+    return plain, text
 
 
 def input_sha256(payload: object) -> str:
@@ -179,12 +186,16 @@ def _plain_float(value: float) -> float | int:
 
 
 def _plain_mapping(value: Mapping[Any, Any]) -> dict[str, object]:
+    try:
+        keys = sorted(value)
+    except TypeError:  # keys of mixed types: the loop names the first that is not a string
+        keys = list(value)
     plain = {}
-    for key, item in value.items():
+    for key in keys:
         if not isinstance(key, str):
             raise _NotCanonical("has a key that is not a string", key)
         try:
-            plain[key] = _plain(item)
+            plain[key] = _plain(value[key])
         except _NotCanonical as exc:
             exc.path.append(f".{key}")
             raise
@@ -244,7 +255,7 @@ class DecisionRecord:
     def __post_init__(self) -> None:
         self._check_identifiers()
         self._check_outcome()
-        input_text = canonical_json(self.input)
+        plain_input, input_text = _canonical(self.input)
         digest = hashlib.sha256(input_text.encode("utf-8")).hexdigest()
         _require(
             self.input_sha256 in ("", digest),
@@ -252,19 +263,19 @@ class DecisionRecord:
             f"must be the SHA-256 of the canonical input ({digest})",
             self.input_sha256,
         )
-        reasons_text = canonical_json(self.reasons)
+        plain_reasons, reasons_text = _canonical(self.reasons)
         normalised: dict[str, Any] = {
             "created_at": self.created_at.astimezone(dt.UTC),
             "pd": float(self.pd),
             "score": float(self.score),
             "grade": int(self.grade),
-            "reasons": _CanonicalList(json.loads(reasons_text), reasons_text),
-            "input": _CanonicalDict(json.loads(input_text), input_text),
+            "reasons": _CanonicalList(plain_reasons, reasons_text),
+            "input": _CanonicalDict(plain_input, input_text),
             "input_sha256": digest,
         }
         if self.response is not None:
-            response_text = canonical_json(self.response)
-            normalised["response"] = _CanonicalDict(json.loads(response_text), response_text)
+            plain_response, response_text = _canonical(self.response)
+            normalised["response"] = _CanonicalDict(plain_response, response_text)
         for name, value in normalised.items():
             object.__setattr__(self, name, value)
 
@@ -902,7 +913,7 @@ class AuditStore:
         """The input as stored: canonical JSON, or its Fernet token when a key is set."""
         if self._fernet is None:
             return record.input
-        token = self._fernet.encrypt(canonical_json(record.input).encode("utf-8"))
+        token = self._fernet.encrypt(_serialize(record.input).encode("utf-8"))
         return {_SEALED: token.decode("ascii")}
 
     def _refusal(self, action: str, error: BaseException) -> BaseException:

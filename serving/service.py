@@ -34,6 +34,7 @@ from starlette.responses import JSONResponse
 from serving import auth, limits, model_source
 from serving.audit import AuditStore, AuditUnavailable, IdempotencyConflict
 from serving.boundary import StrictJsonBoundary, decoded_body
+from serving.connections import RecycleConnections
 from serving.counterfactuals import CounterfactualOptions, suggest
 from serving.model_reload import AliasWatcher, ReloadFailed
 from serving.monitoring.shadow import ShadowScorer
@@ -399,8 +400,11 @@ class TechRiskService:
         return self.scorer.metadata()
 
 
+# Keep-alive clients re-spread over the workers (``serving/connections.py``); it only adds a
+# header to answers, so it may wrap everything.
+TechRiskService.add_asgi_middleware(RecycleConnections, limit=settings.requests_per_connection())
 # API keys and roles on every path, the mounted page included, before any body is read: keep
-# it the first middleware added, so that middlewares reading bodies run after it.
+# it before the middlewares that read bodies.
 TechRiskService.add_asgi_middleware(auth.ApiKeyAuth)
 
 

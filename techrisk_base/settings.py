@@ -6,8 +6,8 @@ artifacts, the audit database and screening outputs. The other settings point el
 ``MLFLOW_TRACKING_URI``, ``TECHRISK_ARTIFACT_DIR``, ``TECHRISK_DATABASE_URL``,
 ``TECHRISK_AUDIT_DEADLINE_S``, ``TECHRISK_AUDIT_KEY``, ``TECHRISK_MODEL_URI``,
 ``TECHRISK_SHADOW_URI``, ``TECHRISK_RELOAD_S``, ``TECHRISK_API_KEYS``, ``TECHRISK_RATE_PER_S``,
-``TECHRISK_RATE_BURST``, and the request limits ``TECHRISK_MAX_BODY_BYTES`` and
-``TECHRISK_MAX_RECORDS``.
+``TECHRISK_RATE_BURST``, ``TECHRISK_REQUESTS_PER_CONNECTION``, and the request limits
+``TECHRISK_MAX_BODY_BYTES`` and ``TECHRISK_MAX_RECORDS``.
 
 A built Bento is served with its source folder, not the caller's, as the working directory
 of some processes, so a relative ``var`` would name two places. There the default is the
@@ -221,6 +221,32 @@ def _positive_int(name: str, default: int) -> int:
     if not re.fullmatch(r"\s*[0-9]+\s*", text) or int(text) < 1:
         raise InvalidArgument(name, text, "must be a whole number >= 1")
     return int(text)
+
+
+#: Requests a keep-alive connection carries before the service asks the client to reconnect.
+DEFAULT_REQUESTS_PER_CONNECTION = 10
+
+
+def requests_per_connection() -> int:
+    """``TECHRISK_REQUESTS_PER_CONNECTION``: after this many requests on one keep-alive
+    connection the answer carries ``Connection: close`` (default 10; 0: never).
+
+    Worker processes share one listening socket and the first idle worker accepts every
+    connection of a burst, so a few long-lived client connections can all land on one worker
+    while the other idles; reconnecting now and then lets the idle worker take its share.
+    """
+    text = os.environ.get("TECHRISK_REQUESTS_PER_CONNECTION")
+    if text is None:
+        return DEFAULT_REQUESTS_PER_CONNECTION
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise InvalidArgument(
+            "TECHRISK_REQUESTS_PER_CONNECTION", text, "must be a whole number of requests >= 0"
+        )
+    return value
 
 
 def parse_registry_uri(uri: str) -> tuple[str, str | None, str | None]:

@@ -7,7 +7,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features.pit import MISSING_DAY, EventStream, Queries, add_months, to_days
+from features.pit import (
+    MEMO_QUERIES,
+    MISSING_DAY,
+    EventStream,
+    Queries,
+    add_months,
+    to_days,
+)
 
 events = st.lists(
     st.tuples(st.integers(0, 3), st.integers(0, 60), st.one_of(st.none(), st.floats(-5, 5))),
@@ -61,3 +68,18 @@ def test_to_days_and_add_months() -> None:
         add_months(to_days(np.array(["2019-07-01"], dtype="datetime64[D]")), 36)[0]
         == to_days(np.array(["2022-07-01"], dtype="datetime64[D]"))[0]
     )
+
+
+def test_ranges_of_a_few_queries_are_remembered_by_content_and_read_only() -> None:
+    s = EventStream(np.array([0, 0, 0]), np.array([5, 10, 20]), v=np.array([1.0, 2.0, 3.0]))
+    q = Queries(np.array([0]), np.array([15]))
+    lo, hi = s.bounds(q, 7)
+    assert (lo.tolist(), hi.tolist()) == ([1], [2])
+    assert s.bounds(Queries(np.array([0]), np.array([15])), 7)[0] is lo  # same content: kept
+    with pytest.raises(ValueError, match="read-only"):
+        hi[0] = 0
+    # another as-of day, window or query set is its own range, not the remembered one
+    assert s.bounds(q.shifted(6), 7)[1].tolist() == [1]
+    assert s.bounds(q, None)[0].tolist() == [0]
+    many = Queries(np.zeros(MEMO_QUERIES + 1, dtype=np.int64), np.full(MEMO_QUERIES + 1, 15))
+    assert s.bounds(many)[0].flags.writeable  # a batch's ranges are not kept

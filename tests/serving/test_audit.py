@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import hashlib
+import json
 import subprocess
 import sys
 import uuid
@@ -54,6 +55,18 @@ def test_canonical_json_form() -> None:
     text = canonical_json({"b": 1.0, "a": [0.1, dt.date(2024, 1, 2)], "名": "科技", "c": -0.0})
     assert text == '{"a":[0.1,"2024-01-02"],"b":1,"c":0,"名":"科技"}'
     assert input_sha256({"x": 1}) == hashlib.sha256(b'{"x":1}').hexdigest()
+
+
+def test_a_record_holds_its_canonical_text_parsed_back() -> None:
+    """The record keeps the plain value it serialised instead of parsing its text again: the
+    value must be what parsing would give, keys in the same (sorted) order, at every depth."""
+    raw = {"z": 2.0, "firm": {"b": 1.0, "a": [{"y": 0.5, "x": dt.date(2024, 1, 2)}]}}
+    record = make_record(input=raw, response={"pd": 1.0, "b": [3.0]}, idempotency_key="k-1")
+    for value in (record.input, record.reasons, record.response):
+        parsed = json.loads(value.text)
+        assert value == parsed
+        assert json.dumps(value, ensure_ascii=False) == json.dumps(parsed, ensure_ascii=False)
+    assert list(record.input) == ["firm", "z"] and list(record.input["firm"]) == ["a", "b"]
 
 
 def test_hash_changes_when_a_value_changes() -> None:

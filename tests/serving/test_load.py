@@ -1,12 +1,14 @@
 """The load benchmark at a small N, as a correctness check (no timing assertion): against a
 real ``bentoml serve`` with 2 workers, every 200 response has exactly one audit row, and the
-rows written by both worker processes form one verifiable chain."""
+rows written by both worker processes form one verifiable chain; keep-alive connections are
+asked to reconnect after ``TECHRISK_REQUESTS_PER_CONNECTION`` requests."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+import httpx
 import pytest
 
 from benchmarks.load import payloads, run_load
@@ -25,12 +27,17 @@ def test_concurrent_clients_get_one_audit_row_per_score(
         **registry,
         "TECHRISK_DATABASE_URL": url,
         "TECHRISK_WORKERS": "2",
+        "TECHRISK_REQUESTS_PER_CONNECTION": "3",
     }
     env.pop("TECHRISK_MODEL_URI", None)
     key = api_key(env, tmp_path)
     bodies = payloads(sample_requests)
     with bentoml_serve("serving.service:TechRiskService", env, REPO) as base:
         result = run_load(base, bodies, clients=8, requests=60, audit_url=url, key=key)
+        with httpx.Client(base_url=base, timeout=30) as client:
+            said = [client.get("/livez").headers.get("connection") for _ in range(4)]
+    # the third answer on a keep-alive connection asks the client to reconnect (it does)
+    assert said[2] == "close" and "close" not in (said[0], said[1], said[3])
     assert result.statuses == {200: 60}
     assert result.audit_rows == result.ok == 60
     store = AuditStore(url)
