@@ -821,7 +821,6 @@ class AuditStore:
         with self._unavailable("could not read outcomes"), self._engine.connect() as connection:
             return {row.loan_id: bool(row.default_12m) for row in connection.execute(query)}
 
-
     # -- writing --------------------------------------------------------------------------
     def _submit(self, batch: tuple[DecisionRecord, ...], action: str) -> list[DecisionRecord]:
         # Writing rows takes time of its own: a large batch gets one deadline per

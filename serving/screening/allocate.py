@@ -94,9 +94,7 @@ def candidates(screened: pd.DataFrame, fund: PortfolioParams, alloc: AllocationP
     """The applications the fund may choose from, with ``guaranteed`` and ``fund_el`` added."""
     missing = [c for c in REQUIRED if c not in screened.columns]
     if missing:
-        raise TechriskError(
-            f"screened output: column(s) {missing} required for selection, missing"
-        )
+        raise TechriskError(f"screened output: column(s) {missing} required for selection, missing")
     bands = ("approve", "review") if alloc.include_review else ("approve",)
     pool = screened[screened["decision"].isin(bands)].reset_index(drop=True)
     lgd = pool["guarantee"].map(fund.lgd)

@@ -38,6 +38,7 @@ from techrisk_base.errors import TechriskError
 class ScenarioError(TechriskError, ValueError):
     """A scenario file or value breaks its rule (one line on the command line)."""
 
+
 #: The scenarios shipped with techrisk (the 2020 export shock).
 DEFAULT_SCENARIOS = Path(__file__).with_name("scenarios.toml")
 _DAYS_PER_YEAR = 365.0
