@@ -85,7 +85,7 @@ def fit_stage(prepared: Prepared, config: TrainConfig, spec: LGBMSpec) -> GBMFit
         seconds,
         config.model.max_depth,
         dict(config.model.lightgbm),
-        plain_start=uses_folds(data.dates is not None, len(inputs.y_train) + len(inputs.y_valid)),
+        on_folds=uses_folds(data.dates is not None, len(inputs.y_train) + len(inputs.y_valid)),
     )
 
 
@@ -195,6 +195,7 @@ def train(
         "tune_seconds": gbm.tune_seconds,
         "tune_trials": float(len(gbm.trials) - 1),
         "gbm_valid_auc": gbm.valid_auc,
+        **({} if gbm.folds_auc is None else {"gbm_folds_auc": gbm.folds_auc}),
         "gbm_shap_us_per_row": gbm.shap_us_per_row,
         "champion_blend_weight": model.blend_weight,
         **({} if folds is None else folds.metrics()),

@@ -44,6 +44,7 @@ class SearchResult:
     valid_auc: float
     trials: pd.DataFrame
     seconds: float
+    best_trial: str | None = None  # the trials table's name of the best completed trial
 
 
 def _suggest(
@@ -80,7 +81,7 @@ def tune(
 
     start = time.perf_counter()
     deadline = start + seconds
-    best: dict[str, Any] = {"auc": -1.0, "booster": None, "params": dict(base)}
+    best: dict[str, Any] = {"auc": -1.0, "booster": None, "params": dict(base), "trial": None}
 
     def past_deadline(_env: Any) -> None:
         if time.perf_counter() > deadline:
@@ -97,7 +98,7 @@ def tune(
         auc = valid_auc(booster, inputs)
         trial.set_user_attr("seconds", time.perf_counter() - t0)
         if auc > best["auc"]:
-            best.update(auc=auc, booster=booster, params=params)
+            best.update(auc=auc, booster=booster, params=params, trial=str(trial.number))
         return auc
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -121,4 +122,5 @@ def tune(
         best["auc"],
         pd.DataFrame(rows, columns=["trial", "state", "valid_auc", "seconds", *SEARCHED]),
         time.perf_counter() - start,
+        best["trial"],
     )

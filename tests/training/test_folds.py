@@ -8,8 +8,16 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from tests.training.test_stages import QUICK, config_for
-from training.fit import BoosterInputs, fit_gbm
+from tests.training.test_stages import QUICK, config_for, kept_on_folds_row
+from training.fit import (
+    BoosterInputs,
+    FoldAUC,
+    fit_gbm,
+    folds_auc,
+    kept_on_folds,
+    train_booster,
+    valid_auc,
+)
 from training.folds import FOLD_MAX_ROWS, FoldChoice, uses_folds
 from training.prepare import prepare
 from training.run import fold_stage, train
@@ -74,3 +82,56 @@ def test_a_small_table_without_dates_takes_the_champion_the_folds_name(
         mlflow.artifacts.download_artifacts(f"runs:/{result.run_id}/tuning/trials.csv")
     )
     assert list(trials["trial"][:2]) == ["size-adapted", "plain-start"]
+
+
+def test_the_kept_booster_configuration_is_the_simplest_within_one_standard_error() -> None:
+    aucs = {
+        "size-adapted": FoldAUC(0.700, 0.01),
+        "plain-start": FoldAUC(0.700, 0.01),
+        "tuned": FoldAUC(0.705, 0.01),
+    }
+    assert kept_on_folds(aucs) == "plain-start"
+    assert kept_on_folds({**aucs, "plain-start": FoldAUC(0.69, 0.01)}) == "size-adapted"
+    assert kept_on_folds({**aucs, "tuned": FoldAUC(0.72, 0.01)}) == "tuned"
+    assert kept_on_folds({**aucs, "tuned": FoldAUC(0.72, 0.03)}) == "plain-start"
+    assert kept_on_folds({"size-adapted": FoldAUC(0.70, 0.0)}) == "size-adapted"
+
+
+def _small_inputs(tmp_path) -> BoosterInputs:
+    prepared = prepare(config_for(tmp_path, 1_000, seed=6))
+    d, m = prepared.data, prepared.matrices
+    return BoosterInputs(
+        d.features,
+        d.categorical,
+        d.directions,
+        m["train"],
+        prepared.y("train"),
+        m["valid"],
+        prepared.y("valid"),
+    )
+
+
+def test_folds_choose_the_booster_configuration_of_a_small_table(tmp_path) -> None:
+    inputs = _small_inputs(tmp_path)
+    gbm = fit_gbm(inputs, QUICK, 2.0, max_depth=4, on_folds=True)
+    kept = kept_on_folds_row(gbm.trials)
+    assert gbm.folds_auc == kept["folds_auc"] and gbm.valid_auc == kept["valid_auc"]
+    assert folds_auc(gbm.params, QUICK, inputs, QUICK.seed).mean == gbm.folds_auc
+    assert gbm.trials["folds_auc_se"].dropna().between(0, 0.1).all()
+
+
+def test_the_validation_slice_does_not_choose_the_booster_of_a_small_table(
+    tmp_path, monkeypatch
+) -> None:
+    """Folds that rank the configurations against validation win over it."""
+    inputs = _small_inputs(tmp_path)
+
+    def against_validation(params, spec, inputs_, seed) -> FoldAUC:
+        return FoldAUC(1.0 - valid_auc(train_booster(params, spec, inputs_), inputs_), 0.0)
+
+    monkeypatch.setattr("training.fit.folds_auc", against_validation)
+    gbm = fit_gbm(inputs, QUICK, 0, max_depth=4, on_folds=True)
+    starts = gbm.trials.set_index("trial")["valid_auc"]
+    assert starts["size-adapted"] != starts["plain-start"]
+    assert gbm.valid_auc == starts.min() < starts.max()
+    assert gbm.folds_auc == 1.0 - starts.min()

@@ -15,7 +15,7 @@ from models.spec import DEFAULT_PARAMS, LGBMSpec, adaptive_params
 from training.champion import candidates, champion_model, choose_champion
 from training.config import ConfigError, ModelConfig, TrainConfig
 from training.evaluate import Evaluation
-from training.fit import BoosterInputs, fit_gbm
+from training.fit import BoosterInputs, FoldAUC, fit_gbm, kept_on_folds
 from training.prepare import prepare
 from training.run import train
 
@@ -51,6 +51,18 @@ def config_for(tmp_path, n: int, seed: int = 0, **model) -> TrainConfig:
         registered_name="bank-pd",
         model=ModelConfig(**{"tune_seconds": 0.0, **model}),
     )
+
+
+def kept_on_folds_row(trials: pd.DataFrame) -> pd.Series:
+    """The trials-table row the one-standard-error rule keeps: both starts, then at most the
+    best tuned trial, carry their fold AUC."""
+    scored = trials.dropna(subset=["folds_auc"])
+    assert list(scored["trial"][:2]) == ["size-adapted", "plain-start"] and len(scored) <= 3
+    by_folds = {
+        (t if t in ("size-adapted", "plain-start") else "tuned"): FoldAUC(a, se)
+        for t, a, se in scored[["trial", "folds_auc", "folds_auc_se"]].itertuples(index=False)
+    }
+    return scored.iloc[list(by_folds).index(kept_on_folds(by_folds))]
 
 
 def iteration_seconds(fit_seconds: float, best_iteration: int, spec: LGBMSpec) -> float:
@@ -157,7 +169,12 @@ def test_chosen_parameters_and_trials_are_logged(tmp_path, local_mlflow) -> None
         mlflow.artifacts.download_artifacts(f"runs:/{result.run_id}/tuning/trials.csv")
     )
     assert len(trials) == result.metrics["tune_trials"] + 1
-    assert result.metrics["gbm_valid_auc"] == pytest.approx(trials["valid_auc"].max())
+    # A small table without dates keeps the simplest configuration within one standard error
+    # of the best out-of-fold AUC (tests/training/test_folds.py); with dates or many rows the
+    # best on validation is kept (fit_gbm without on_folds, the test above).
+    kept = kept_on_folds_row(trials)
+    assert result.metrics["gbm_folds_auc"] == pytest.approx(kept["folds_auc"])
+    assert result.metrics["gbm_valid_auc"] == pytest.approx(kept["valid_auc"])
     m = result.metrics
     slack = 1.5 + 3 * iteration_seconds(m["fit_seconds"], int(m["best_iteration"]), QUICK)
     assert m["tune_seconds"] <= 2.0 + slack
