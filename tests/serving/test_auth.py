@@ -7,7 +7,6 @@ mounted page included.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ from starlette.testclient import TestClient
 
 from serving.api_keys import KeyStore
 from serving.auth import ApiKeyAuth
+from tests.aio import run_coroutine
 from tests.servers import api_key, bearer
 
 
@@ -199,7 +199,7 @@ def test_refused_before_the_body_is_read(keys_path: Path) -> None:
         sent.append(message)
 
     scope = {"type": "http", "method": "POST", "path": "/score", "headers": [], "root_path": ""}
-    asyncio.run(ApiKeyAuth(inner)(scope, receive, send))
+    run_coroutine(ApiKeyAuth(inner)(scope, receive, send))
     assert sent[0]["status"] == 401 and not reached
 
 

@@ -9,7 +9,6 @@ fails the others; a 503 says nothing about the deployment.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import logging
@@ -21,6 +20,8 @@ from starlette.testclient import TestClient
 from serving import limits
 from serving.boundary import STATE_KEY, StrictJsonBoundary
 from serving.limits import MAX_DEPTH, MalformedBody, parse_body
+from tests.aio import run_coroutine
+from tests.servers import bearer
 
 JSON = {"content-type": "application/json"}
 FOUR_HUNDRED_NINES = int("9" * 400)
@@ -159,7 +160,7 @@ def _drive(app, messages: list[dict[str, Any]], headers: dict[str, str]) -> tupl
         "path": "/score",
         "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
     }
-    asyncio.run(StrictJsonBoundary(app, paths={"/score"})(scope, receive, send))
+    run_coroutine(StrictJsonBoundary(app, paths={"/score"})(scope, receive, send))
     return sent[0]["status"], taken
 
 
@@ -369,13 +370,16 @@ def test_a_table_past_the_record_limit_is_refused_before_its_records_are_read(
 
 
 def test_the_503_of_an_unusable_store_says_nothing_about_the_deployment(
-    registry, sample_requests, monkeypatch, asgi_app, caplog
+    registry, sample_requests, monkeypatch, asgi_app, caplog, new_key
 ):
     for key, value in registry.items():
         monkeypatch.setenv(key, value)
     url = "postgresql+psycopg://auditor@127.0.0.1:1/bank_audit"
     monkeypatch.setenv("TECHRISK_DATABASE_URL", url)
-    with TestClient(asgi_app) as c, caplog.at_level(logging.ERROR):
+    with (
+        TestClient(asgi_app, headers=bearer(new_key())) as c,
+        caplog.at_level(logging.ERROR),
+    ):
         r = c.post("/score", json=sample_requests[0])
         batch = c.post("/score_batch", json={"items": sample_requests[:2]})
     for response in (r, batch):

@@ -3,7 +3,6 @@ over the worker processes (``serving/connections.py``)."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from serving.connections import MAX_TRACKED, RecycleConnections
 from techrisk_base import settings
 from techrisk_base.errors import InvalidArgument
+from tests.aio import run_coroutine
 
 
 async def _answer(scope: dict, receive: Any, send: Any) -> None:
@@ -28,7 +28,7 @@ def _headers(app: RecycleConnections, client: tuple[str, int], kind: str = "http
         return {"type": "http.request", "body": b""}
 
     scope = {"type": kind, "client": client}
-    asyncio.run(app(scope, receive, send))
+    run_coroutine(app(scope, receive, send))
     assert sent[-1] == {"type": "http.response.body", "body": b"{}"}
     return sent[0]["headers"]
 
