@@ -22,9 +22,13 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from techrisk_base.errors import InvalidArgument
+
+N = TypeVar("N", int, float)
 
 DEFAULT_MODEL_URI = "models:/techrisk-pd@champion"
 #: Name of the model in BentoML's model store when packaged into a Bento.
@@ -97,18 +101,13 @@ def audit_deadline_s() -> float:
     Past it the request is refused with 503 and its decision is never committed later; lock
     and statement timeouts of the audit store are set from it.
     """
-    configured = os.environ.get("TECHRISK_AUDIT_DEADLINE_S")
-    if configured is None:
-        return DEFAULT_AUDIT_DEADLINE_S
-    try:
-        value = float(configured)
-    except ValueError:
-        value = float("nan")
-    if not 0.05 <= value <= 600:
-        raise InvalidArgument(
-            "TECHRISK_AUDIT_DEADLINE_S", configured, "must be a number of seconds in [0.05, 600]"
-        )
-    return value
+    return _number(
+        "TECHRISK_AUDIT_DEADLINE_S",
+        DEFAULT_AUDIT_DEADLINE_S,
+        float,
+        lambda v: 0.05 <= v <= 600,
+        "must be a number of seconds in [0.05, 600]",
+    )
 
 
 def audit_key() -> str | None:
@@ -133,14 +132,9 @@ def shadow_uri() -> str | None:
 def reload_seconds() -> float:
     """``TECHRISK_RELOAD_S``: how often the service asks the registry whether its aliases
     moved (default 30; 0 turns polling off, ``/admin/reload`` still works)."""
-    text = os.environ.get("TECHRISK_RELOAD_S", "30")
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value >= 0:
-        raise InvalidArgument("TECHRISK_RELOAD_S", text, "must be a number of seconds >= 0")
-    return value
+    return _number(
+        "TECHRISK_RELOAD_S", 30.0, float, lambda v: v >= 0, "must be a number of seconds >= 0"
+    )
 
 
 def api_keys_path() -> Path:
@@ -163,32 +157,24 @@ def rate_per_s() -> float:
 
     Each worker keeps its own buckets, so with N workers a key gets up to N times this.
     """
-    text = os.environ.get("TECHRISK_RATE_PER_S")
-    if text is None:
-        return DEFAULT_RATE_PER_S
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 < value <= 1e6:
-        raise InvalidArgument(
-            "TECHRISK_RATE_PER_S", text, "must be a number of requests per second in (0, 1e6]"
-        )
-    return value
+    return _number(
+        "TECHRISK_RATE_PER_S",
+        DEFAULT_RATE_PER_S,
+        float,
+        lambda v: 0 < v <= 1e6,
+        "must be a number of requests per second in (0, 1e6]",
+    )
 
 
 def rate_burst() -> int:
     """Requests one API key may send at once before the rate applies (``TECHRISK_RATE_BURST``)."""
-    text = os.environ.get("TECHRISK_RATE_BURST")
-    if text is None:
-        return DEFAULT_RATE_BURST
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= 1_000_000:
-        raise InvalidArgument("TECHRISK_RATE_BURST", text, "must be an integer in [1, 1000000]")
-    return value
+    return _number(
+        "TECHRISK_RATE_BURST",
+        DEFAULT_RATE_BURST,
+        _whole,
+        lambda v: 1 <= v <= 1_000_000,
+        "must be an integer in [1, 1000000]",
+    )
 
 
 #: Default of ``TECHRISK_MAX_BODY_BYTES``: 16 MiB holds a batch of ~400 typical firms.
@@ -202,7 +188,9 @@ def max_body_bytes() -> int:
 
     Bounds the memory and parse time one request may take before anything is validated.
     """
-    return _positive_int("TECHRISK_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)
+    return _number(
+        "TECHRISK_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, _whole, _positive, _WHOLE_POSITIVE
+    )
 
 
 def max_records() -> int:
@@ -211,16 +199,39 @@ def max_records() -> int:
     A firm with more is not scored online (its request would hold one worker, and its audit
     row the store, for seconds); screen it in bulk instead.
     """
-    return _positive_int("TECHRISK_MAX_RECORDS", DEFAULT_MAX_RECORDS)
+    return _number("TECHRISK_MAX_RECORDS", DEFAULT_MAX_RECORDS, _whole, _positive, _WHOLE_POSITIVE)
 
 
-def _positive_int(name: str, default: int) -> int:
+_WHOLE_POSITIVE = "must be a whole number >= 1"
+
+
+def _positive(value: int) -> bool:
+    return value >= 1
+
+
+def _whole(text: str) -> int:
+    """Digits only (spaces around allowed): ``int`` alone would take ``"1_000"`` and ``"+5"``."""
+    if not re.fullmatch(r"\s*[0-9]+\s*", text):
+        raise ValueError(text)
+    return int(text)
+
+
+def _number(
+    name: str, default: N, parse: Callable[[str], N], ok: Callable[[N], bool], rule: str
+) -> N:
+    """The number the variable ``name`` holds, else ``default``; one that does not parse or
+    fails ``ok`` (NaN fails every comparison) stops the caller with the variable and the rule,
+    rather than running on a value nobody meant."""
     text = os.environ.get(name)
     if text is None:
         return default
-    if not re.fullmatch(r"\s*[0-9]+\s*", text) or int(text) < 1:
-        raise InvalidArgument(name, text, "must be a whole number >= 1")
-    return int(text)
+    try:
+        value = parse(text)
+    except ValueError:
+        raise InvalidArgument(name, text, rule) from None
+    if not ok(value):
+        raise InvalidArgument(name, text, rule)
+    return value
 
 
 #: Requests a keep-alive connection carries before the service asks the client to reconnect.
@@ -235,18 +246,13 @@ def requests_per_connection() -> int:
     connection of a burst, so a few long-lived client connections can all land on one worker
     while the other idles; reconnecting now and then lets the idle worker take its share.
     """
-    text = os.environ.get("TECHRISK_REQUESTS_PER_CONNECTION")
-    if text is None:
-        return DEFAULT_REQUESTS_PER_CONNECTION
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise InvalidArgument(
-            "TECHRISK_REQUESTS_PER_CONNECTION", text, "must be a whole number of requests >= 0"
-        )
-    return value
+    return _number(
+        "TECHRISK_REQUESTS_PER_CONNECTION",
+        DEFAULT_REQUESTS_PER_CONNECTION,
+        _whole,
+        lambda v: v >= 0,
+        "must be a whole number of requests >= 0",
+    )
 
 
 def parse_registry_uri(uri: str) -> tuple[str, str | None, str | None]:
