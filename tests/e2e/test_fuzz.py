@@ -22,6 +22,7 @@ import pytest
 import schemathesis
 from schemathesis.engine import Status, events, from_schema
 
+from benchmarks.load import UNLIMITED_RATE
 from tests.servers import api_key, bearer, bentoml_serve
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,7 +42,9 @@ SCORED = ("POST /score", "POST /score_batch", "POST /whatif", "POST /counterfact
 @pytest.fixture(scope="module")
 def served(registry, tmp_path_factory) -> Iterator[tuple[str, dict[str, str]]]:
     audit_url = f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'audit.db'}"
-    env = {**os.environ, **registry, "TECHRISK_DATABASE_URL": audit_url}
+    # No rate limit: the cases must reach validation and the scorer, not the 429 of a key
+    # that sends faster than a bank's client would (the limit has tests of its own).
+    env = {**os.environ, **registry, **UNLIMITED_RATE, "TECHRISK_DATABASE_URL": audit_url}
     env.pop("TECHRISK_MODEL_URI", None)
     # The admin role covers every operation, /admin/reload included; without a key the run
     # would only meet 401s.
