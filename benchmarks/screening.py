@@ -46,7 +46,7 @@ from features.schemas import TABLES
 from features.store import write_feature_table
 from serving.model_source import from_registry
 from synthetic import generate_market, write_market
-from training.config import TrainConfig
+from training.config import ModelConfig, TrainConfig
 from training.run import train
 
 console = Console()
@@ -213,7 +213,7 @@ def main() -> None:
                 TrainConfig(
                     path=path,
                     truth_path=market / "truth.parquet",
-                    tune_seconds=args.tune_seconds,
+                    model=ModelConfig(tune_seconds=args.tune_seconds),
                 )
             )
             handle = from_registry()
