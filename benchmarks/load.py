@@ -269,9 +269,13 @@ def sequential_p50_ms(base: str, bodies: Sequence[bytes], n: int, key: str) -> f
 
 
 @contextmanager
-def pg_schema(base_url: str) -> Iterator[str]:
-    """A URL on a fresh PostgreSQL schema of its own, dropped afterwards."""
-    schema = f"techrisk_bench_{uuid.uuid4().hex[:10]}"
+def pg_schema(base_url: str, prefix: str = "techrisk_bench") -> Iterator[str]:
+    """A URL on a fresh PostgreSQL schema of its own, dropped afterwards with all it holds.
+
+    The database may be shared (the tests' ``test`` database holds MLflow's tables in
+    ``public``), so only this schema is ever created and dropped.
+    """
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(base_url)
     with admin.begin() as connection:
         connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))

@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sqlite3
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
 
+from benchmarks.load import pg_schema
 from serving.audit import DecisionRecord
 
 PG_URL = os.environ.get("TECHRISK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -59,22 +59,9 @@ def make_record(**overrides: object) -> DecisionRecord:
 
 
 def pg_schema_url() -> Iterator[str]:
-    """A URL whose search_path is a new schema, dropped afterwards with all it holds.
-
-    The ``test`` database is shared (MLflow's tables live in ``public``), so these tests only
-    ever create and drop their own schema.
-    """
-    schema = f"techrisk_audit_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL)
-    with admin.begin() as connection:
-        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        scoped = sa.make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield scoped.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    """A URL whose search_path is a new schema of the tests' database, dropped afterwards."""
+    with pg_schema(PG_URL, prefix="techrisk_audit_test") as url:
+        yield url
 
 
 @contextmanager
