@@ -30,6 +30,7 @@ from benchmarks.load import (
     sequential_p50_ms,
     sqlite_url,
 )
+from benchmarks.outage import run_outage
 from features.build import build_feature_matrix
 from models.pd_model import PDModel
 from serving.audit import AuditStore
@@ -225,7 +226,7 @@ def bench_load(
     """8 and 64 clients on SQLite and PostgreSQL, 2 workers; the sequential /score p50
     against the in-process floor plus one audit commit, measured on the same store; and two
     clients' small requests while one request of ``big_records`` IP assets is in flight
-    (0 skips it)."""
+    (0 skips it); and the outage figures (``benchmarks/outage.py``)."""
     data = payloads(bodies)
     # By default the largest request the limits admit: 100 k records is refused (422/413).
     big_records = settings.max_records() if big_records is None else big_records
@@ -272,6 +273,21 @@ def bench_load(
                             + ("equal" if result.audit_rows == result.ok else "DIFFERENT"),
                         )
                     )
+                outage = run_outage(base, url, key, data[0], settings.audit_deadline_s())
+                rows.append(
+                    (
+                        f"audit store locked by another client, {name}",
+                        f"/score {outage.score_status} in {outage.score_seconds:.2f} s "
+                        f"(deadline {settings.audit_deadline_s():g} s)",
+                        f"/readyz {outage.ready_status} in {outage.ready_seconds:.2f} s; "
+                        f"/metadata {outage.metadata_status} in "
+                        f"{outage.metadata_seconds * 1e3:.0f} ms; ready again "
+                        f"{outage.recovered_seconds:.2f} s after the release, then /score "
+                        f"{outage.after_status}",
+                        f"audit rows {outage.added_rows} vs 200 responses {outage.ok_answers}: "
+                        + ("equal" if outage.added_rows == outage.ok_answers else "DIFFERENT"),
+                    )
+                )
                 if big_records:
                     huge = run_big_request(base, data, big, big_records, url, key)
                     rows.append(

@@ -1,7 +1,9 @@
-"""The load benchmark at a small N, as a correctness check (no timing assertion): against a
+"""The load benchmark at a small N, as a correctness check (no throughput assertion): against a
 real ``bentoml serve`` with 2 workers, every 200 response has exactly one audit row, and the
 rows written by both worker processes form one verifiable chain; keep-alive connections are
-asked to reconnect after ``TECHRISK_REQUESTS_PER_CONNECTION`` requests."""
+asked to reconnect after ``TECHRISK_REQUESTS_PER_CONNECTION`` requests. The outage benchmark's
+code (``benchmarks/outage.py``) against the same kind of server: a store locked by another
+client gets a prompt 503, ``/readyz`` follows the store, and nothing refused is committed later."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import httpx
 import pytest
 
 from benchmarks.load import payloads, run_load
+from benchmarks.outage import run_outage
 from serving.audit import AuditStore
 from tests.servers import api_key, bentoml_serve
 
@@ -44,3 +47,27 @@ def test_concurrent_clients_get_one_audit_row_per_score(
     report = store.verify()
     store.close()
     assert report.ok and report.rows == 60
+
+
+@pytest.mark.slow
+def test_a_served_store_outage_is_a_prompt_503_and_leaves_no_late_row(
+    registry, url, sample_requests, tmp_path
+) -> None:
+    deadline_s, slack_s = 0.5, 0.75
+    env = {
+        **os.environ,
+        **registry,
+        "TECHRISK_DATABASE_URL": url,
+        "TECHRISK_WORKERS": "2",
+        "TECHRISK_AUDIT_DEADLINE_S": str(deadline_s),
+    }
+    env.pop("TECHRISK_MODEL_URI", None)
+    key = api_key(env, tmp_path)
+    body = payloads(sample_requests[:1])[0]
+    with bentoml_serve("serving.service:TechRiskService", env, REPO) as base:
+        outage = run_outage(base, url, key, body, deadline_s)
+    assert outage.score_status == 503 and outage.score_seconds < deadline_s + slack_s
+    assert outage.ready_status == 503 and outage.ready_seconds < deadline_s + slack_s
+    assert outage.metadata_status == 200 and outage.metadata_seconds < deadline_s
+    assert outage.after_status == 200
+    assert outage.added_rows == outage.ok_answers == 1
