@@ -48,6 +48,7 @@ from serving.responses import (
     ScoredItem,
     ScoreResponse,
 )
+from serving.router_errors import RouterErrorsAsJson
 from serving.schemas import ScoreBatchRequest, ScoreRequest, brief_value, parse_batch
 from serving.schemas import validation_errors as describe_errors
 from serving.scoring import Scorer
@@ -441,3 +442,5 @@ def _json_routes() -> frozenset[str]:
 
 
 TechRiskService.add_asgi_middleware(StrictJsonBoundary, paths=_json_routes())
+# The router's plain-text 404/405 in the one error shape.
+TechRiskService.add_asgi_middleware(RouterErrorsAsJson)

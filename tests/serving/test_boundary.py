@@ -397,3 +397,19 @@ def test_the_503_of_an_unusable_store_says_nothing_about_the_deployment(
             assert secret not in text, (secret, response.text)
         assert "audit store unavailable" in response.json()["error"]
     assert any("127.0.0.1" in r.getMessage() for r in caplog.records)  # the details: logged
+
+
+def test_the_routers_404_and_405_have_the_documented_shape(client, new_key):
+    admin = {"authorization": f"Bearer {new_key('admin')}"}  # unknown paths need admin
+    error = _refusal(client.get("/no-such-endpoint", headers=admin), 404)
+    assert error == {
+        "field": "path",
+        "value": "/no-such-endpoint",
+        "rule": "is not an endpoint of this service; see /docs.json",
+    }
+    wrong = client.get("/score")
+    assert wrong.headers["allow"] == "POST"
+    error = _refusal(wrong, 405)
+    assert error == {"field": "method", "value": "GET", "rule": "must be one of POST"}
+    # An endpoint's own JSON answers pass untouched.
+    assert client.post("/metadata").json()["model"]["version"]
