@@ -87,6 +87,7 @@ class Column:
     le: float | None = None
     choices: tuple[Any, ...] = ()
     unique: bool = False
+    max_chars: int | None = None
     request: Literal["field", "optional", "absent"] = "field"
     request_name: str | None = None
 
@@ -101,7 +102,7 @@ def credit_code(name: str = "credit_code", *, unique: bool = False) -> Column:
 
 
 def text(name: str, *, unique: bool = False, **request: Any) -> Column:
-    return Column(name, "text", unique=unique, **request)
+    return Column(name, "text", unique=unique, max_chars=TEXT_MAX_CHARS, **request)
 
 
 def choice(name: str, values: tuple[str, ...]) -> Column:
@@ -121,6 +122,10 @@ MONEY_MAX = 10_000_000
 LOAN_MAX = 100_000
 #: The largest headcount of one month.
 STAFF_MAX = 1_000_000
+#: The longest text a record may hold (a firm's registered name, a district, an IP or loan
+#: id): registered names run to a few dozen characters; a 100,000-character "name" would be
+#: scored and kept in every audit row.
+TEXT_MAX_CHARS = 200
 
 
 def amount(

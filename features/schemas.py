@@ -86,6 +86,12 @@ def _column_checks(column: Column) -> list[pa.Check]:
         checks.append(_check(lambda s: s == np.floor(s), "must be a whole number"))
     if column.choices:
         checks.append(_one_of(column.choices))
+    if column.max_chars is not None:
+        checks.append(
+            pa.Check.str_length(
+                max_value=column.max_chars, error=f"must be at most {column.max_chars} characters"
+            )
+        )
     if column.ge is not None and column.le is not None:
         checks.append(
             pa.Check.in_range(

@@ -44,7 +44,7 @@ import datetime as dt
 import math
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from functools import lru_cache
+from functools import cache, lru_cache
 from operator import attrgetter
 from typing import Annotated, Any, ClassVar, Self
 
@@ -181,9 +181,19 @@ IsoDate = _field_type(
 Flag = _field_type(
     bool, _with_rule(cs.bool_schema(), "flag", "must be true or false"), {"type": "boolean"}
 )
-Text = _field_type(
-    str, _with_rule(cs.str_schema(strict=True), "text", "must be a string"), {"type": "string"}
-)
+_STRING = _with_rule(cs.str_schema(strict=True), "text", "must be a string")
+
+
+@cache
+def _text(max_chars: int | None) -> Any:
+    """A string, at most ``max_chars`` characters (the contract's plausibility bound)."""
+    if max_chars is None:
+        return _field_type(str, _STRING, {"type": "string"})
+    rule = f"must be at most {max_chars} characters"
+    longest = _with_rule(cs.str_schema(max_length=max_chars), "text_length", rule)
+    return _field_type(
+        str, cs.chain_schema([_STRING, longest]), {"type": "string", "maxLength": max_chars}
+    )
 
 
 def _choice(values: Sequence[str]) -> Any:
@@ -210,9 +220,7 @@ def _valid_code(code: str) -> str:
 
 CreditCode = _field_type(
     str,
-    cs.no_info_after_validator_function(
-        _valid_code, _with_rule(cs.str_schema(strict=True), "text", "must be a string")
-    ),
+    cs.no_info_after_validator_function(_valid_code, _STRING),
     {"type": "string", "minLength": 18, "maxLength": 18, "examples": ["91310115MA1K4QXX3B"]},
 )
 
@@ -225,12 +233,14 @@ def _request_type(column: Column) -> Any:
         return _number(whole=True, ge=column.ge, le=column.le)
     if column.kind == "choice":
         return _choice(column.choices)
+    if column.kind == "text":
+        return _text(column.max_chars)
     if column.kind in _TYPES:
         return _TYPES[column.kind]
     raise TypeError(f"column {column.name!r}: kind {column.kind!r} has no request type")
 
 
-_TYPES = {"credit_code": CreditCode, "text": Text, "date": IsoDate, "flag": Flag}
+_TYPES = {"credit_code": CreditCode, "date": IsoDate, "flag": Flag}
 
 
 # -- rules within one record -----------------------------------------------------------------

@@ -129,6 +129,8 @@ def column_breaks(table: Table) -> list[tuple[Column, str]]:
                 breaks.append((column, bound))
         if column.choices:
             breaks.append((column, "choices"))
+        if column.max_chars is not None:
+            breaks.append((column, "max_chars"))
         if column.kind == "credit_code":
             breaks.append((column, "check character"))
     return breaks
@@ -175,6 +177,10 @@ def break_column(column: Column, how: str, value: Any, data: st.DataObject) -> t
             else st.floats(column.le, 10 * column.le + 10, exclude_min=True, allow_nan=False)
         )
         return data.draw(above), bounds_rule(column)
+    if how == "max_chars":
+        # Past the bound by one character up to a pasted page.
+        longer = st.integers(column.max_chars + 1, 50 * column.max_chars)
+        return "名" * data.draw(longer), f"must be at most {column.max_chars} characters"
     if how == "choices":
         other = st.text(min_size=1, max_size=12).filter(lambda v: v not in column.choices)
         return data.draw(other), f"must be one of: {', '.join(map(str, column.choices))}"
