@@ -90,6 +90,9 @@ class Column:
     max_chars: int | None = None
     request: Literal["field", "optional", "absent"] = "field"
     request_name: str | None = None
+    #: ``"optional"``: a file may leave the column out (read as missing), so that a column
+    #: added to the contract does not break the files banks already export.
+    in_files: Literal["required", "optional"] = "required"
 
     @property
     def field_name(self) -> str:
@@ -101,8 +104,10 @@ def credit_code(name: str = "credit_code", *, unique: bool = False) -> Column:
     return Column(name, "credit_code", unique=unique)
 
 
-def text(name: str, *, unique: bool = False, **request: Any) -> Column:
-    return Column(name, "text", unique=unique, max_chars=TEXT_MAX_CHARS, **request)
+def text(name: str, *, unique: bool = False, nullable: bool = False, **request: Any) -> Column:
+    return Column(
+        name, "text", nullable=nullable, unique=unique, max_chars=TEXT_MAX_CHARS, **request
+    )
 
 
 def choice(name: str, values: tuple[str, ...]) -> Column:
@@ -341,6 +346,12 @@ class Table:
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
 
+    @property
+    def whole_record_key(self) -> bool:
+        """Whether only the whole record tells one row from another: no declared key and no
+        unique column (the same credit event twice is one event counted twice)."""
+        return not self.key and not any(c.unique for c in self.columns)
+
 
 _STAFF_COUNTS = ("rd_staff", "tech_staff", "college_educated", "social_insured")
 
@@ -441,6 +452,9 @@ CONTRACT: tuple[Table, ...] = (
             choice("kind", CREDIT_EVENT_KINDS),
             amount("amount"),
             count("days_past_due", le=10_000),
+            # The credit report's own number for the record (账户编号, 案号): two loans opened
+            # on one day for the same amount are two records only if they say which is which.
+            text("record_id", nullable=True, in_files="optional"),
         ),
         # An overdue event must say how late it was: ``days_past_due`` drives the risk.
         rules=(

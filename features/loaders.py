@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from features.contract import BY_NAME
 from features.errors import Failure, SchemaError
 from features.schemas import DATE_DTYPE, SOURCE_TABLES, TABLES
 
@@ -41,6 +42,8 @@ _BUILT_IN_RULES = {
     "multiple_fields_uniqueness": "must be unique",
 }
 _NOT_NULL = _BUILT_IN_RULES["not_nullable"]
+#: A table keyed on the whole record (``Table.whole_record_key``): its rows repeat.
+WHOLE_RECORD_RULE = "must not repeat another row: one record twice would count twice"
 
 
 def load_table(name: str, source: str | Path | pd.DataFrame) -> pd.DataFrame:
@@ -68,11 +71,14 @@ def split_valid(name: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Fail
     raises :class:`SchemaError` instead.
     """
     schema = _schema(name)
-    missing = [c for c in schema.columns if c not in frame.columns]
+    absent = [c for c in schema.columns if c not in frame.columns]
+    missing = [c for c in absent if BY_NAME[name].column(c).in_files == "required"]
     if missing:
         raise SchemaError(
             name, [Failure(None, c, None, "is required but missing") for c in missing]
         )
+    # A column a file may leave out is read as missing throughout.
+    frame = frame.assign(**dict.fromkeys(absent)) if absent else frame
     data = frame[list(schema.columns)].reset_index(drop=True)
     data, failures = _coerce(schema, data)
     parsed = _without(data, failures)
@@ -213,7 +219,9 @@ def _translate(
         if check == "multiple_fields_uniqueness":
             key = list(schema.unique)
             values: Iterable[object] = data.loc[rows, key].itertuples(index=False, name=None)
-            failures += _rows(rows, ", ".join(key), values, _BUILT_IN_RULES[check])
+            whole = BY_NAME[schema.name].whole_record_key
+            rule = WHOLE_RECORD_RULE if whole else _BUILT_IN_RULES[check]
+            failures += _rows(rows, ", ".join(key), values, rule)
         else:
             rule = schema.checks[int(number)]
             failures += _rows(rows, rule.name, data.loc[rows, rule.name].tolist(), rule.error)

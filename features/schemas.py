@@ -147,7 +147,8 @@ def _schema(table: Table) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(
         {c.name: _column(c, table.rules) for c in table.columns},
         checks=[_row_rule(rule) for rule in table.rules if rule.reads],
-        unique=list(table.key) or None,
+        unique=list(table.key)
+        or ([c.name for c in table.columns] if table.whole_record_key else None),
         name=table.name,
     )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -58,12 +59,25 @@ class WoETerm:
         if not np.all(np.isfinite(values)):
             raise ValueError(f"term {self.feature!r}: coefficient, WoE and edges must be finite")
 
+    @cached_property
+    def _woe(self) -> npt.NDArray[np.float64]:
+        return np.asarray(self.woe, dtype=np.float64)
+
+    @cached_property
+    def _edges(self) -> npt.NDArray[np.float64]:
+        return np.asarray(self.edges, dtype=np.float64)
+
     def woe_of(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        """The WoE of each value of one column."""
-        woe = np.asarray(self.woe, dtype=np.float64)
+        """The WoE of each value of one column.
+
+        The arrays are converted once per term and binned with ``searchsorted`` (what
+        ``np.digitize(right=False)`` does on increasing edges, without its per-call checks):
+        a live request scores one row through every term.
+        """
+        woe = self._woe
         missing = np.isnan(x)
         if self.kind == "numerical":
-            out = woe[np.digitize(np.where(missing, 0.0, x), self.edges, right=False)]
+            out = woe[np.searchsorted(self._edges, np.where(missing, 0.0, x), side="right")]
         else:
             out = np.full(x.shape, self.woe_unknown, dtype=np.float64)
             for value, codes in zip(woe, self.categories, strict=True):

@@ -343,9 +343,10 @@ RECORD_MODELS: dict[str, type[Record]] = {"firms": Firm, **CHILD_TABLES}
 #: credit event twice is one event counted twice).
 UNIQUE_KEYS: dict[str, tuple[str, ...]] = {
     name: tuple(
-        [c for c in BY_NAME[name].key if c != "credit_code"]
+        [f for f in CHILD_TABLES[name].model_fields if f != "credit_code"]
+        if BY_NAME[name].whole_record_key
+        else [c for c in BY_NAME[name].key if c != "credit_code"]
         or [c.name for c in BY_NAME[name].columns if c.unique]
-        or [f for f in CHILD_TABLES[name].model_fields if f != "credit_code"]
     )
     for name in CHILD_TABLES
 }
@@ -459,6 +460,8 @@ class ScoreRequest(_RequestTables):  # type: ignore[misc, valid-type]
                     failures.append(_failure((table, i, columns[0]), key, rule))
                 else:
                     rule = f"repeats {table}[{first[key]}]: one record sent twice would count twice"
+                    if "record_id" in columns:
+                        rule += "; two records alike are told apart by their record_id"
                     value = record.model_dump(mode="json", include=set(columns), exclude_none=True)
                     failures.append(_failure((table, i), value, rule))
         return failures

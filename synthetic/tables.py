@@ -25,13 +25,20 @@ _SORT_BY = {
     "support_records": "event_on",
 }
 
+#: Record numbers the generator makes up, as a credit report numbers its records: the firm's
+#: credit code and the record's place in date order (an extended market keeps the base's).
+_NUMBERED = {"credit_events": "record_id"}
+
 
 def to_table(name: str, rows: dict[str, np.ndarray], codes: np.ndarray) -> pd.DataFrame:
     """The contract table ``name`` from generator rows (``firm`` numbers → credit codes)."""
     data: dict[str, np.ndarray] = {}
+    numbered = _NUMBERED.get(name)
     for column, spec in SCHEMAS[name].columns.items():
         kind = spec.dtype.type.kind
-        if column == "credit_code":
+        if column == numbered:
+            data[column] = np.full(len(rows["firm"]), None, dtype=object)  # filled below
+        elif column == "credit_code":
             data[column] = codes[rows["firm"]]
         elif kind == "M":
             data[column] = to_datetime(rows[column])
@@ -43,4 +50,7 @@ def to_table(name: str, rows: dict[str, np.ndarray], codes: np.ndarray) -> pd.Da
     if name in _SORT_BY:
         order = np.lexsort((rows[_SORT_BY[name]], rows["firm"]))
         frame = frame.take(order).reset_index(drop=True)
+    if numbered:
+        sequence = frame.groupby("credit_code", sort=False).cumcount() + 1
+        frame[numbered] = frame["credit_code"] + "-" + sequence.astype(str).str.zfill(5)
     return frame

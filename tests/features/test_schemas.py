@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from features.credit_code import generate_codes
 from features.errors import Failure, SchemaError
 from features.loaders import (
+    WHOLE_RECORD_RULE,
     empty_table,
     load_sources,
     load_table,
@@ -454,3 +455,29 @@ def test_every_known_on_column_exists() -> None:
         assert rule.column in TABLES[name].columns
     for (name, column), rule in VALUE_KNOWN_ON.items():
         assert {column, rule.column} <= set(TABLES[name].columns)
+
+
+def test_a_credit_event_repeated_in_a_file_fails_both_rows() -> None:
+    """Credit events have no key but the whole record (and, when the report gives one, its
+    record_id): the same event twice would count twice, as a request refuses it too."""
+    events = valid_tables()["credit_events"]
+    events = pd.concat([events, events.iloc[[0]]], ignore_index=True)
+    err = schema_error("credit_events", events)
+    assert [f.row for f in err.failures] == [0, 3]
+    assert {f.rule for f in err.failures} == {WHOLE_RECORD_RULE}
+    assert err.column == "credit_code, event_on, kind, amount, days_past_due, record_id"
+
+
+def test_two_alike_credit_events_with_their_record_ids_are_two_records() -> None:
+    events = valid_tables()["credit_events"]
+    events = pd.concat([events, events.iloc[[0]]], ignore_index=True)
+    events["record_id"] = ["R1", "R2", "R3", "R4"]
+    valid, failures = split_valid("credit_events", events)
+    assert failures == [] and len(valid) == 4
+
+
+def test_a_file_may_leave_out_an_optional_column() -> None:
+    events = valid_tables()["credit_events"]
+    assert "record_id" not in events.columns
+    valid = validate_table("credit_events", events)
+    assert valid["record_id"].isna().all() and len(valid) == 3

@@ -196,6 +196,16 @@ def test_a_child_record_may_repeat_the_firm_code():
     assert parse(raw).ip_assets[0].credit_code == CODE
 
 
+def test_two_alike_credit_events_with_their_record_ids_are_two_records():
+    """Two loans opened on one day for the same amount happen; the report's record numbers
+    say they are two (without them the second is refused as a repeat)."""
+    raw = valid_request()
+    event = {"event_on": "2021-03-01", "kind": "loan_opened", "amount": 50.0}
+    raw["credit_events"] += [{**event, "record_id": "R-1"}, {**event, "record_id": "R-2"}]
+    sources, _ = to_sources(parse(raw))
+    assert list(sources["credit_events"]["record_id"][1:]) == ["R-1", "R-2"]
+
+
 def test_nullable_columns_may_be_omitted_and_become_missing():
     raw = valid_request()
     drop("financials.0.net_profit")(raw)
@@ -505,7 +515,8 @@ REJECTIONS = [
         lambda raw: raw["credit_events"].append(dict(raw["credit_events"][0])),
         "credit_events.1",
         {"event_on": "2021-06-01", "kind": "overdue", "amount": 50.0, "days_past_due": 30},
-        "repeats credit_events[0]: one record sent twice would count twice",
+        "repeats credit_events[0]: one record sent twice would count twice; two records "
+        "alike are told apart by their record_id",
     ),
     (
         "the same support record twice, the second with the firm's code",
