@@ -33,8 +33,9 @@ CHECKS = (
     "response_schema_conformance",
 )
 #: Random cases per operation in the fuzzing phase (the examples and coverage phases add
-#: theirs): the run stays within about two minutes on a loaded 2-core machine.
-FUZZ_EXAMPLES = 20
+#: theirs): the run stays within about two minutes on a loaded 2-core machine. A deeper run
+#: sets ``TECHRISK_FUZZ_EXAMPLES`` (e.g. 1000).
+FUZZ_EXAMPLES = int(os.environ.get("TECHRISK_FUZZ_EXAMPLES", "20"))
 #: Operations whose documented examples are scored: at least one 200 each.
 SCORED = ("POST /score", "POST /score_batch", "POST /whatif", "POST /counterfactuals")
 
