@@ -150,6 +150,7 @@ _FEATURES: tuple[Feature, ...] = (
     # -- R&D and financials --------------------------------------------------------------
     _f("fin_revenue", "rd_financials", 0, "wan", "最近年度营业收入", "latest annual revenue"),
     _f("fin_revenue_growth", "rd_financials", -1, "ratio", "营业收入同比增长", "revenue growth year on year"),
+    _f("fin_loan_to_revenue", "rd_financials", 1, "ratio", "申请金额占最近年度营业收入比", "amount applied for / latest annual revenue"),
     _f("rd_ratio_1y", "rd_financials", 0, "ratio", "研发费用占营业收入比（最近年度）", "R&D expense / revenue (latest year)"),
     _f("rd_ratio_3y", "rd_financials", 0, "ratio", "近三年研发费用占营业收入比", "R&D expense / revenue over 3 years"),
     _f("rd_cost_ratio_1y", "rd_financials", 0, "ratio", "研发费用占成本费用比", "R&D expense / total cost"),
