@@ -10,6 +10,7 @@ untouched), keeping the ``Allow`` header of a 405.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -31,13 +32,18 @@ def _body(status: int, scope: Scope, allow: str | None) -> bytes:
 
 
 class RouterErrorsAsJson:
-    """Pure ASGI middleware: plain-text 404/405 answers become the JSON error shape."""
+    """Pure ASGI middleware: plain-text 404/405 answers become the JSON error shape.
 
-    def __init__(self, app: ASGIApp) -> None:
+    A POST to one of ``routes`` (the JSON endpoints, all POST) is passed straight through:
+    the router answers it neither 404 nor 405, and the scoring path pays for no wrapper.
+    """
+
+    def __init__(self, app: ASGIApp, routes: Collection[str] = ()) -> None:
         self.app = app
+        self.routes = frozenset(routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (scope["method"] == "POST" and scope["path"] in self.routes):
             await self.app(scope, receive, send)
             return
         rewriting: dict[str, Message] = {}

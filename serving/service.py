@@ -443,4 +443,4 @@ def _json_routes() -> frozenset[str]:
 
 TechRiskService.add_asgi_middleware(StrictJsonBoundary, paths=_json_routes())
 # The router's plain-text 404/405 in the one error shape.
-TechRiskService.add_asgi_middleware(RouterErrorsAsJson)
+TechRiskService.add_asgi_middleware(RouterErrorsAsJson, routes=_json_routes())
