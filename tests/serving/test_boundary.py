@@ -342,7 +342,8 @@ def test_the_same_credit_event_twenty_times_is_refused_not_scored(client, sample
     errors = _errors(client.post("/score", json=body))
     assert len(errors) == 19
     assert {e["rule"] for e in errors} == {
-        "repeats credit_events[0]: one record sent twice would count twice"
+        "repeats credit_events[0]: one record sent twice would count twice; two records "
+        "alike are told apart by their record_id"
     }
 
 
