@@ -68,8 +68,15 @@ def payloads(bodies: Sequence[dict]) -> list[bytes]:
     return [json.dumps(b, ensure_ascii=False).encode("utf-8") for b in bodies]
 
 
-def _headers(key: str) -> dict[str, str]:
+def json_headers(key: str) -> dict[str, str]:
+    """The headers of a JSON request as the API ``key``."""
     return {"content-type": "application/json", "authorization": f"Bearer {key}"}
+
+
+def require_local(base: str) -> None:
+    """The benchmarks load a server hard: only one on this machine may be their target."""
+    if not base.startswith(LOCAL):
+        raise ValueError(f"the benchmarks only target 127.0.0.1; got {base!r}")
 
 
 def run_load(
@@ -77,8 +84,7 @@ def run_load(
 ) -> LoadResult:
     """Post ``requests`` bodies to ``/score`` with ``clients`` in flight, as the API ``key``;
     count audit rows."""
-    if not base.startswith(LOCAL):
-        raise ValueError(f"the load benchmark only targets 127.0.0.1; got {base!r}")
+    require_local(base)
     before = audit_rows(audit_url)
     # A thread of its own owns the event loop: the caller's thread may already run one (a
     # Playwright session in the same test process does), and asyncio.run refuses to nest.
@@ -109,7 +115,7 @@ async def _post(client: aiohttp.ClientSession, body: bytes, headers: dict[str, s
 async def _drive(
     base: str, bodies: Sequence[bytes], clients: int, requests: int, key: str
 ) -> tuple[list[float], Counter[int], float]:
-    headers = _headers(key)
+    headers = json_headers(key)
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
     issued = iter(range(requests))
@@ -177,8 +183,7 @@ def run_big_request(
 ) -> BigRequestResult:
     """Post ``big`` once while ``clients`` post small bodies, one at a time each, until it is
     answered; the small requests' latencies say whether a huge request stalls the others."""
-    if not base.startswith(LOCAL):
-        raise ValueError(f"the load benchmark only targets 127.0.0.1; got {base!r}")
+    require_local(base)
     before = audit_rows(audit_url)
     with ThreadPoolExecutor(max_workers=1) as pool:
         latencies, statuses, big_status, big_seconds = pool.submit(
@@ -202,7 +207,7 @@ def run_big_request(
 async def _drive_big(
     base: str, small: Sequence[bytes], big: bytes, clients: int, key: str
 ) -> tuple[list[float], Counter[int], int, float]:
-    headers = _headers(key)
+    headers = json_headers(key)
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
     answered = asyncio.Event()
@@ -274,9 +279,8 @@ def sequential_p50_ms(base: str, bodies: Sequence[bytes], n: int, key: str) -> f
     The client is the standard library's: the figure is the server's latency, and
     ``httpx.Client`` added about 2 ms to each request's round trip on this machine.
     """
-    if not base.startswith(LOCAL):
-        raise ValueError(f"the load benchmark only targets 127.0.0.1; got {base!r}")
-    headers = _headers(key)
+    require_local(base)
+    headers = json_headers(key)
     times = []
     # It reopens the connection by itself after a ``Connection: close`` answer.
     connection = http.client.HTTPConnection("127.0.0.1", int(base.removeprefix(LOCAL)), 60)

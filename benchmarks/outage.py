@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from benchmarks.load import LOCAL, audit_rows
+from benchmarks.load import audit_rows, json_headers, require_local
 from tests.serving.audit_records import held_write_lock
 
 #: How long the lock is held before the endpoints are timed (the service sees a stall, not
@@ -45,9 +45,8 @@ class OutageResult:
 def run_outage(base: str, audit_url: str, key: str, body: bytes, deadline_s: float) -> OutageResult:
     """Lock the audit store, time ``/score``, ``/readyz`` and ``/metadata``, release, time
     the recovery; ``body`` is one valid score request."""
-    if not base.startswith(LOCAL):
-        raise ValueError(f"the outage benchmark only targets 127.0.0.1; got {base!r}")
-    headers = {"content-type": "application/json", "authorization": f"Bearer {key}"}
+    require_local(base)
+    headers = json_headers(key)
     before = audit_rows(audit_url)
     with httpx.Client(base_url=base, timeout=120) as client:
 
