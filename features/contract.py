@@ -193,9 +193,12 @@ def compare(op: Callable[[Any, Any], Any], value: Any, bound: Any) -> Any:
 class RowRule:
     """A rule about ``column`` that may read other columns of the same row.
 
-    ``holds(row)`` is the rule; ``text`` says it in words; when ``shows`` names a column, the
-    request side adds that column's value to the text ("must be <= revenue (120)"). ``kind``
-    and ``params`` name the rule and its arguments (``("overdue", 1)``) for docs and tests.
+    ``holds(row)`` is the rule, on a table's columns (Series) or one record's values;
+    ``holds_one`` is the same rule on one record's Python values only, without the Series
+    branches: a request checks a few hundred records per firm, so the service calls it (a test
+    keeps the two equal). ``text`` says it in words; when ``shows`` names a column, the request
+    side adds that column's value to the text ("must be <= revenue (120)"). ``kind`` and
+    ``params`` name the rule and its arguments (``("overdue", 1)``) for docs and tests.
     """
 
     column: str
@@ -205,6 +208,7 @@ class RowRule:
     reads: tuple[str, ...] = ()
     shows: str | None = None
     params: tuple[Any, ...] = ()
+    holds_one: Callable[[Row], bool] = field(kw_only=True)
 
 
 def not_before(column: str, other: str) -> RowRule:
@@ -215,7 +219,12 @@ def not_before(column: str, other: str) -> RowRule:
             | compare(operator.ge, row[column], row[other])
         )
 
-    return RowRule(column, f"must be on or after {other}", holds, "not_before", (other,), other)
+    def holds_one(row: Row) -> bool:
+        value, bound = row[column], row[other]
+        return value is None or bound is None or value >= bound
+
+    text = f"must be on or after {other}"
+    return RowRule(column, text, holds, "not_before", (other,), other, holds_one=holds_one)
 
 
 def at_most(column: str, other: str) -> RowRule:
@@ -226,14 +235,22 @@ def at_most(column: str, other: str) -> RowRule:
             | compare(operator.le, row[column], row[other])
         )
 
-    return RowRule(column, f"must be <= {other}", holds, "at_most", (other,), other)
+    def holds_one(row: Row) -> bool:
+        value, bound = row[column], row[other]
+        return value is None or bound is None or value <= bound
+
+    text = f"must be <= {other}"
+    return RowRule(column, text, holds, "at_most", (other,), other, holds_one=holds_one)
 
 
 def requires(column: str, other: str) -> RowRule:
     def holds(row: Row) -> Any:
         return missing(row[column]) | present(row[other])
 
-    return RowRule(column, f"requires {other}", holds, "requires", (other,))
+    def holds_one(row: Row) -> bool:
+        return row[column] is None or row[other] is not None
+
+    return RowRule(column, f"requires {other}", holds, "requires", (other,), holds_one=holds_one)
 
 
 def first_of_month(column: str) -> RowRule:
@@ -242,15 +259,26 @@ def first_of_month(column: str) -> RowRule:
         day = value.dt.day if isinstance(value, pd.Series) else getattr(value, "day", None)
         return missing(value) | compare(operator.eq, day, 1)
 
-    return RowRule(column, "must be the first day of a month", holds, "first_of_month")
+    def holds_one(row: Row) -> bool:
+        value = row[column]
+        return value is None or getattr(value, "day", None) == 1
+
+    text = "must be the first day of a month"
+    return RowRule(column, text, holds, "first_of_month", holds_one=holds_one)
 
 
 def required_when(column: str, other: str, value: str) -> RowRule:
     def holds(row: Row) -> Any:
         return compare(operator.ne, row[other], value) | present(row[column])
 
+    def holds_one(row: Row) -> bool:
+        when = row[other]
+        return (when is not None and when != value) or row[column] is not None
+
     text = f"is required when {other} is {value}"
-    return RowRule(column, text, holds, "required_when", (other,), params=(value,))
+    return RowRule(
+        column, text, holds, "required_when", (other,), params=(value,), holds_one=holds_one
+    )
 
 
 def at_least_when(column: str, bound: int, other: str, value: str) -> RowRule:
@@ -261,8 +289,20 @@ def at_least_when(column: str, bound: int, other: str, value: str) -> RowRule:
             | compare(operator.ge, row[column], bound)
         )
 
+    def holds_one(row: Row) -> bool:
+        when, amount = row[other], row[column]
+        return (when is not None and when != value) or amount is None or amount >= bound
+
     text = f"must be >= {bound} when {other} is {value}"
-    return RowRule(column, text, holds, "at_least_when", (other,), params=(value, bound))
+    return RowRule(
+        column,
+        text,
+        holds,
+        "at_least_when",
+        (other,),
+        params=(value, bound),
+        holds_one=holds_one,
+    )
 
 
 # -- the clock -------------------------------------------------------------------------------

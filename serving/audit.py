@@ -37,6 +37,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -102,10 +103,26 @@ def _canonical(payload: object) -> tuple[object, str]:
     its own text back (a request's input holds over a thousand values).
     """
     plain = _plain(payload)
-    text = json.dumps(
+    return plain, _text(plain)
+
+
+def _text(plain: object) -> str:
+    """The canonical text of a plain value (keys already in order).
+
+    ``orjson`` writes it about ten times faster than the standard library and byte for byte
+    the same, except for numbers below 1e-4 in magnitude (``1e-05`` there is ``0.00001`` or
+    ``1e-5``), integers beyond 64 bits and lone surrogates: text that may hold one of those is
+    written again by the standard library, which defines the format.
+    """
+    try:
+        fast = orjson.dumps(plain, option=orjson.OPT_SORT_KEYS)
+    except (orjson.JSONEncodeError, TypeError):
+        fast = None
+    if fast is not None and b"e-" not in fast and b"0.0000" not in fast:
+        return fast.decode("utf-8")
+    return json.dumps(
         plain, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     )
-    return plain, text
 
 
 def input_sha256(payload: object) -> str:
@@ -158,6 +175,8 @@ def _plain(value: object) -> object:
     kind = type(value)  # exact-type fast path: a request holds thousands of plain values
     if kind is str or kind is int or kind is bool or value is None:
         return value
+    if kind is _CanonicalDict or kind is _CanonicalList:
+        return value  # plain already, keys in order (a record's reasons, input, response)
     if kind is float:
         return _plain_float(value)
     if kind is dict:
@@ -194,8 +213,16 @@ def _plain_mapping(value: Mapping[Any, Any]) -> dict[str, object]:
     for key in keys:
         if not isinstance(key, str):
             raise _NotCanonical("has a key that is not a string", key)
+        item = value[key]
+        kind = type(item)  # the common leaves inline: a call per value costs more than they do
+        if kind is str or kind is int or kind is bool or item is None:
+            plain[key] = item
+            continue
+        if kind is float and math.isfinite(item):
+            plain[key] = int(item) if item.is_integer() and abs(item) < _EXACT_INT else item
+            continue
         try:
-            plain[key] = _plain(value[key])
+            plain[key] = _plain(item)
         except _NotCanonical as exc:
             exc.path.append(f".{key}")
             raise
@@ -205,6 +232,10 @@ def _plain_mapping(value: Mapping[Any, Any]) -> dict[str, object]:
 def _plain_list(value: list[Any] | tuple[Any, ...]) -> list[object]:
     plain = []
     for index, item in enumerate(value):
+        kind = type(item)
+        if kind is str or kind is int or kind is bool or item is None:
+            plain.append(item)
+            continue
         try:
             plain.append(_plain(item))
         except _NotCanonical as exc:

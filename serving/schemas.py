@@ -283,7 +283,7 @@ class Record(BaseModel):
         failures = [
             _failure((rule.column,), row[rule.column], self._rule_text(rule, row))
             for rule in self.row_rules
-            if not rule.holds(row)
+            if not rule.holds_one(row)
         ]
         if failures:
             raise ValidationError.from_exception_data(type(self).__name__, failures)

@@ -16,12 +16,15 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 
 from serving.audit import (
     VERSION_TABLE,
     AuditStore,
     AuditUnavailable,
+    _plain,
     canonical_json,
     input_sha256,
     metadata,
@@ -55,6 +58,35 @@ def test_canonical_json_form() -> None:
     text = canonical_json({"b": 1.0, "a": [0.1, dt.date(2024, 1, 2)], "名": "科技", "c": -0.0})
     assert text == '{"a":[0.1,"2024-01-02"],"b":1,"c":0,"名":"科技"}'
     assert input_sha256({"x": 1}) == hashlib.sha256(b'{"x":1}').hexdigest()
+
+
+_JSON_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.sampled_from([1e-05, -3.8812e-05, 6.87e-06, 0.0001, 1e16, 1.27e16, 5e-324])
+    | st.text()
+)
+_JSON_VALUES = st.recursive(
+    _JSON_LEAVES,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_JSON_VALUES)
+def test_canonical_text_is_the_standard_librarys(value: object) -> None:
+    """The fast writer (orjson) must give the format's own bytes, which the standard library
+    defines: stored hashes are of this text."""
+    try:
+        reference = json.dumps(
+            _plain(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
+    except ValueError:
+        return  # no canonical form (e.g. a key that is not a string): covered below
+    assert canonical_json(value) == reference
 
 
 def test_a_record_holds_its_canonical_text_parsed_back() -> None:

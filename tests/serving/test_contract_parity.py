@@ -253,3 +253,22 @@ def break_row_rule(
         row[other], row[column] = value, data.draw(st.integers(0, bound - 1))
     else:
         raise AssertionError(f"no way to break rule kind {rule.kind!r}: add one here")
+
+
+@pytest.mark.parametrize(
+    ("table", "rule"), ROW_RULES, ids=[f"{t.name}.{r.kind}.{r.column}" for t, r in ROW_RULES]
+)
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_the_one_record_form_of_each_row_rule_agrees(rows, table, rule, data):
+    """``holds_one`` (the request side's) says what ``holds`` says of one record's values:
+    valid, broken, and with the columns it reads missing."""
+    row = dict(data.draw(st.sampled_from(rows[table.name])))
+    if data.draw(st.booleans()):
+        break_row_rule(rule, row, rows[table.name], data)
+    for name in (rule.column, *rule.reads):
+        if data.draw(st.booleans()):
+            row[name] = None
+    assert rule.holds_one(row) == bool(rule.holds(row)), row
