@@ -9,7 +9,8 @@ added, which must equal its 200 responses: no score without an audit row, no row
 score.
 
 Also the sequential floor: ``/score`` p50 one request at a time against the in-process floor
-(features + kernel) plus one audit commit, both measured in the same run.
+(features + PD + contributions) plus one audit commit, sampled in alternating rounds of the
+same run.
 
 Requests carry a scorer key; a server under load is started with :data:`UNLIMITED_RATE`, so
 the figures measure the service (key check and bucket included), not the per-key limit.
@@ -25,7 +26,7 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -252,8 +253,9 @@ def audit_rows(url: str) -> int:
         engine.dispose()
 
 
-def commit_ms(url: str, template: DecisionRecord, n: int = 50) -> float:
-    """p50 of one decision's audit commit, sequentially, on the store the server writes to."""
+def commit_times(url: str, template: DecisionRecord, n: int) -> list[float]:
+    """Seconds of ``n`` decisions' audit commits, one at a time, on the store the server
+    writes to."""
     store = AuditStore(url)
     times = []
     try:
@@ -270,11 +272,14 @@ def commit_ms(url: str, template: DecisionRecord, n: int = 50) -> float:
             times.append(time.perf_counter() - start)
     finally:
         store.close()
-    return float(np.percentile(np.array(times) * 1e3, 50))
+    return times
 
 
-def sequential_p50_ms(base: str, bodies: Sequence[bytes], n: int, key: str) -> float:
-    """``/score`` p50 with one request at a time (after a warm-up of 20), as the API ``key``.
+def sequential_times(
+    base: str, bodies: Sequence[bytes], n: int, key: str, first: int = 0, warm_up: int = 0
+) -> list[float]:
+    """Seconds of ``n`` ``/score`` requests sent one at a time (bodies from index ``first``),
+    after ``warm_up`` requests that are not timed, as the API ``key``.
 
     The client is the standard library's: the figure is the server's latency, and
     ``httpx.Client`` added about 2 ms to each request's round trip on this machine.
@@ -285,17 +290,75 @@ def sequential_p50_ms(base: str, bodies: Sequence[bytes], n: int, key: str) -> f
     # It reopens the connection by itself after a ``Connection: close`` answer.
     connection = http.client.HTTPConnection("127.0.0.1", int(base.removeprefix(LOCAL)), 60)
     try:
-        for i in range(n + 20):
+        for i in range(first - warm_up, first + n):
             start = time.perf_counter()
             connection.request("POST", "/score", body=bodies[i % len(bodies)], headers=headers)
             response = connection.getresponse()
             response.read()
-            times.append(time.perf_counter() - start)
+            if i >= first:
+                times.append(time.perf_counter() - start)
             if response.status != 200:
                 raise RuntimeError(f"/score answered {response.status} in the sequential run")
     finally:
         connection.close()
-    return float(np.percentile(np.array(times[20:]) * 1e3, 50))
+    return times
+
+
+@dataclass(frozen=True)
+class SequentialResult:
+    """Medians of the sequential ``/score``, of its in-process floor and of one audit
+    commit, in milliseconds, each over the samples of every round."""
+
+    score_ms: float
+    floor_ms: float
+    commit_ms: float
+    rounds: int
+
+    @property
+    def ratio(self) -> float:
+        return self.score_ms / (self.floor_ms + self.commit_ms)
+
+
+def sequential_against_floor(
+    base: str,
+    bodies: Sequence[bytes],
+    key: str,
+    url: str,
+    floor: Callable[[int, int], list[float]],
+    rounds: int = 5,
+    per_round: int = 100,
+) -> SequentialResult:
+    """The sequential ``/score`` p50 beside its floor (``floor(first, n)``: seconds of the
+    in-process features + PD + contributions of bodies ``first`` to ``first + n``) and one
+    audit commit, taken in alternating rounds.
+
+    The machine's speed drifts (a shared host: the same loop ran 0.27 s and 0.50 s a minute
+    apart), so the three are sampled side by side rather than minutes apart.
+    """
+    template: DecisionRecord | None = None
+    score: list[float] = []
+    floors: list[float] = []
+    commits: list[float] = []
+    for r in range(rounds):
+        first = r * per_round
+        floors += floor(first, per_round)
+        score += sequential_times(base, bodies, per_round, key, first, warm_up=20 if r == 0 else 2)
+        template = template or _latest_decision(url)
+        commits += commit_times(url, template, per_round // 5)
+    return SequentialResult(_p50_ms(score), _p50_ms(floors), _p50_ms(commits), rounds)
+
+
+def _p50_ms(seconds: Sequence[float]) -> float:
+    return float(np.percentile(np.array(seconds) * 1e3, 50))
+
+
+def _latest_decision(url: str) -> DecisionRecord:
+    """A decision the server recorded: the template of the commits timed beside it."""
+    reader = AuditStore(url)
+    try:
+        return reader.list(limit=1)[0]
+    finally:
+        reader.close()
 
 
 @contextmanager

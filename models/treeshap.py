@@ -120,7 +120,8 @@ class LeafTableExplainer:
             )
         out = np.zeros((len(X), self.n_features + 1))
         out[:, -1] = self.bias
-        workers = min(threads or os.cpu_count() or 1, max(1, len(X) // MIN_ROWS_PER_THREAD))
+        rows_allow = max(1, len(X) // MIN_ROWS_PER_THREAD)  # one request: no pool, no core count
+        workers = 1 if rows_allow == 1 else min(threads or os.cpu_count() or 1, rows_allow)
         if workers <= 1:
             self._explain(X, out)
             return out

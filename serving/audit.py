@@ -1060,20 +1060,17 @@ def _reason(exc: BaseException) -> str:
 
 def _create_engine(url: URL, deadline_s: float) -> Engine:
     """A pooled engine writing canonical JSON, whose waits are bounded by ``deadline_s``."""
-    options: dict[str, Any] = {
-        "pool_pre_ping": True,
-        "pool_timeout": deadline_s,
-        "json_serializer": _serialize,
-    }
+    options: dict[str, Any] = {"pool_timeout": deadline_s, "json_serializer": _serialize}
     backend = url.get_backend_name()
     if backend == "sqlite":
+        # A file has no server that could drop a pooled connection: no ping before each use.
         engine = sa.create_engine(url, connect_args={"timeout": deadline_s}, **options)
         _take_sqlite_transactions(engine, url.database, deadline_s)
         return engine
     if backend == "postgresql" and "connect_timeout" not in url.query:
         # libpq counts whole seconds and treats anything below 2 as 2.
         options["connect_args"] = {"connect_timeout": max(2, math.ceil(deadline_s))}
-    return sa.create_engine(url, **options)
+    return sa.create_engine(url, pool_pre_ping=True, **options)
 
 
 def _take_sqlite_transactions(engine: Engine, database: str | None, deadline_s: float) -> None:
@@ -1096,7 +1093,13 @@ def _take_sqlite_transactions(engine: Engine, database: str | None, deadline_s: 
     def _on_begin(connection: Connection) -> None:
         options = connection.get_execution_options()
         wait_ms = max(1, int(options.get(_WAIT, deadline_s) * 1000))
-        connection.exec_driver_sql(f"PRAGMA busy_timeout = {wait_ms}")
+        # Whole tenths of a second below the wait (never above it), so consecutive
+        # transactions usually share one setting and skip the statement.
+        wait_ms = wait_ms - wait_ms % 100 if wait_ms >= 100 else wait_ms
+        info = connection.connection.info  # the pooled connection's: outlives this checkout
+        if info.get(_WAIT) != wait_ms:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout = {wait_ms}")
+            info[_WAIT] = wait_ms
         connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE) else "BEGIN")
 
 

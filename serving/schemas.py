@@ -428,7 +428,10 @@ class ScoreRequest(_RequestTables):  # type: ignore[misc, valid-type]
         failures = []
         for loc, record in self._keyed_records():
             if record.credit_code is None:
-                record.credit_code = code
+                # What pydantic's __setattr__ does here, without its dispatch: a firm sends a
+                # few hundred records, and this is on every request's path.
+                record.__dict__["credit_code"] = code
+                record.__pydantic_fields_set__.add("credit_code")
             elif record.credit_code != code:
                 rule = f"must equal firm.credit_code ({code})"
                 failures.append(_failure((*loc, "credit_code"), record.credit_code, rule))

@@ -29,7 +29,7 @@ from typing import Any
 import bentoml
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.json_schema import DEFAULT_REF_TEMPLATE
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from serving import auth, limits, model_source
 from serving.audit import AuditStore, AuditUnavailable, IdempotencyConflict
@@ -162,6 +162,12 @@ def _with_request(
     schema["properties"] = {"request": ref, **schema["properties"]}
     schema["required"] = ["request", *required]
     return schema
+
+
+def _answer(body: BaseModel) -> Response:
+    """A 200 body rendered once, by pydantic's own JSON writer: handed a model, BentoML would
+    dump it to Python and then to JSON, and send it in two chunks through every middleware."""
+    return Response(body.model_dump_json(), media_type="application/json")
 
 
 def _invalid(ctx: bentoml.Context, errors: list[dict[str, Any]]) -> JSONResponse:
@@ -299,7 +305,7 @@ class TechRiskService:
             return _invalid(ctx, describe_errors(exc))
         key = ctx.request.headers.get(IDEMPOTENCY_HEADER)
         try:
-            return self.scorer.score(request, idempotency_key=key)
+            return _answer(self.scorer.score(request, idempotency_key=key))
         except IdempotencyConflict as exc:
             # A retry must carry the same body as its first attempt.
             return _invalid(ctx, [{"field": exc.field, "value": exc.value, "rule": exc.rule}])
@@ -326,8 +332,10 @@ class TechRiskService:
             else RejectedItem(index=i, ok=False, errors=[FieldError(**e) for e in err.errors])
             for i, err in enumerate(errors)
         ]
-        return ScoreBatchResponse(
-            items=items, scored=len(good), rejected=sum(e is not None for e in errors)
+        return _answer(
+            ScoreBatchResponse(
+                items=items, scored=len(good), rejected=sum(e is not None for e in errors)
+            )
         )
 
     # -- what-if and counterfactuals (serving/whatif.py, serving/counterfactuals.py) ---------
