@@ -115,6 +115,15 @@ _NUMBER_TEXT = cs.str_schema(
 )
 
 
+def _json_number(value: float) -> float | int:
+    """A number as the audit's canonical JSON writes it: JSON has one number type, so a whole
+    float is an integer (``100.0`` → ``100``), as ``serving.audit.canonical_json`` has it."""
+    return int(value) if value.is_integer() and abs(value) < 2**53 else value
+
+
+_WHOLE_AS_INTEGER = cs.plain_serializer_function_ser_schema(_json_number, when_used="json")
+
+
 def _number(
     *,
     whole: bool = False,
@@ -138,7 +147,12 @@ def _number(
         choices = [exact]
     choices.append(cs.chain_schema([_NUMBER_TEXT, parsed]))
     rule = f"must be a {'whole number' if whole else 'number'}{_bounds_text(ge, gt, le)}"
-    schema = cs.union_schema(choices, custom_error_type="number", custom_error_message=rule)
+    schema = cs.union_schema(
+        choices,
+        custom_error_type="number",
+        custom_error_message=rule,
+        serialization=None if whole else _WHOLE_AS_INTEGER,
+    )
     json_bounds = {"minimum": ge, "exclusiveMinimum": gt, "maximum": le}
     json_schema = {
         "type": "integer" if whole else "number",

@@ -20,7 +20,13 @@ from features.build import build_feature_matrix
 from models import kernel
 from models.kernel import TOP_REASONS, Scored
 from models.pd_model import PDModel
-from serving.audit import IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_MAX, AuditStore, DecisionRecord
+from serving.audit import (
+    IDEMPOTENCY_KEY,
+    IDEMPOTENCY_KEY_MAX,
+    AuditStore,
+    DecisionRecord,
+    canonical_object,
+)
 from serving.responses import (
     DecisionBand,
     FeatureInfo,
@@ -294,7 +300,7 @@ class Scorer:
             grade=result.grade,
             decision=result.decision,
             reasons=reasons,
-            input=request.model_dump(mode="json"),
+            input=canonical_object(request.model_dump(mode="json")),
             channel=channel,
             idempotency_key=idempotency_key,
             response=None if idempotency_key is None else result.model_dump(mode="json"),

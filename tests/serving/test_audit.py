@@ -26,10 +26,12 @@ from serving.audit import (
     AuditUnavailable,
     _plain,
     canonical_json,
+    canonical_object,
     input_sha256,
     metadata,
 )
 from serving.audit_cli import UnknownDecision, add_audit_commands, run_audit
+from serving.schemas import ScoreRequest
 from techrisk_base.settings import database_url
 from tests.serving.audit_records import (
     CREDIT_CODE,
@@ -87,6 +89,23 @@ def test_canonical_text_is_the_standard_librarys(value: object) -> None:
     except ValueError:
         return  # no canonical form (e.g. a key that is not a string): covered below
     assert canonical_json(value) == reference
+
+
+def test_a_requests_json_dump_is_canonical_already(sample_requests) -> None:
+    """The scorer hands the request's dump to the record without the canonical walk
+    (``canonical_object``): its numbers must already be in canonical form, whole floats as
+    integers, tiny and large ones as the standard library writes them."""
+    bodies = [*sample_requests[:40], _with_amounts(sample_requests[0])]
+    for body in bodies:
+        dumped = ScoreRequest.model_validate(body).model_dump(mode="json")
+        assert canonical_object(dumped).text == canonical_json(dumped)
+        assert canonical_object(dumped) == json.loads(canonical_json(dumped))
+
+
+def _with_amounts(body: dict) -> dict:
+    """``body`` whose first financial year holds whole, tiny and fractional amounts."""
+    year = body["financials"][0] | {"revenue": 1.0e6, "rd_expense": 3.8812e-05}
+    return body | {"financials": [year, *body["financials"][1:]]}
 
 
 def test_a_record_holds_its_canonical_text_parsed_back() -> None:
