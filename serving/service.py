@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.json_schema import DEFAULT_REF_TEMPLATE
 from starlette.responses import JSONResponse, Response
 
-from serving import auth, limits, model_source
+from serving import auth, heap, limits, model_source
 from serving.audit import AuditStore, AuditUnavailable, IdempotencyConflict
 from serving.boundary import StrictJsonBoundary, decoded_body
 from serving.connections import RecycleConnections
@@ -51,7 +52,7 @@ from serving.responses import (
 from serving.router_errors import RouterErrorsAsJson
 from serving.schemas import ScoreBatchRequest, ScoreRequest, brief_value, parse_batch
 from serving.schemas import validation_errors as describe_errors
-from serving.scoring import Scorer
+from serving.scoring import ModelHandle, Scorer
 from serving.ui import ui_app
 from serving.whatif import (
     ChangeNotApplicable,
@@ -216,6 +217,7 @@ class TechRiskService:
         self.scorer = Scorer(handle, audit)
         log.info("serving %s", handle.describe())
         self._start_shadow_and_reload(audit, reload=not from_store)
+        heap.freeze_startup()
 
     # --- shadow scoring and hot reload -----------------------------------------------------
 
@@ -234,22 +236,12 @@ class TechRiskService:
         interval = settings.reload_seconds()
         scorer = self.scorer
         self.watchers.append(
-            AliasWatcher(
-                scorer.handle.uri,
-                lambda: scorer.handle,
-                lambda h: setattr(scorer, "handle", h),
-                interval,
-            )
+            AliasWatcher(scorer.handle.uri, lambda: scorer.handle, _installer(scorer), interval)
         )
         if self.shadow is not None:
             shadow = self.shadow
             self.watchers.append(
-                AliasWatcher(
-                    shadow.handle.uri,
-                    lambda: shadow.handle,
-                    lambda h: setattr(shadow, "handle", h),
-                    interval,
-                )
+                AliasWatcher(shadow.handle.uri, lambda: shadow.handle, _installer(shadow), interval)
             )
 
     @bentoml.on_shutdown
@@ -415,6 +407,17 @@ TechRiskService.add_asgi_middleware(RecycleConnections, limit=settings.requests_
 # API keys and roles on every path, the mounted page included, before any body is read: keep
 # it before the middlewares that read bodies.
 TechRiskService.add_asgi_middleware(auth.ApiKeyAuth)
+
+
+def _installer(scorer: Scorer | ShadowScorer) -> Callable[[ModelHandle], None]:
+    """How a reloaded model replaces ``scorer``'s: one assignment, then the heap refrozen
+    (``serving.heap``) so the old model can be freed."""
+
+    def install(handle: ModelHandle) -> None:
+        scorer.handle = handle
+        heap.refreeze()
+
+    return install
 
 
 def _prefixed(prefix: str, errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
