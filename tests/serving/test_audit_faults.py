@@ -7,6 +7,7 @@ PostgreSQL ``LOCK TABLE … ACCESS EXCLUSIVE``) or slows a real transaction down
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
@@ -53,6 +54,23 @@ def test_a_locked_store_refuses_within_the_deadline_and_never_commits_late(
     assert fast_store.ping()
     fast_store.record(refused)  # the client's retry is recorded once
     assert len(fast_store.list()) == 2 and fast_store.verify().ok
+
+
+def test_a_write_behind_a_lock_released_in_time_is_recorded_once(
+    fast_store: AuditStore, url: str
+) -> None:
+    """The writer keeps asking for the lock (SQLite: polled, not SQLite's sleeping busy
+    handler) and takes it once the other client lets go, within the deadline."""
+    record = make_record()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with held_write_lock(url):
+            pending = pool.submit(fast_store.record, record)
+            time.sleep(DEADLINE_S / 3)
+            assert not pending.done()  # waiting for the lock
+        stored = pending.result()
+    assert stored.request_id == record.request_id
+    assert [r.request_id for r in fast_store.list()] == [record.request_id]
+    assert fast_store.verify().ok
 
 
 def test_a_batch_behind_a_lock_is_refused_whole(fast_store: AuditStore, url: str) -> None:
