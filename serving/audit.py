@@ -162,13 +162,6 @@ class _CanonicalList(list):
         self.text = text
 
 
-def _serialize(value: object) -> str:
-    """The engine's JSON serializer: reuse a record's canonical text when it has one."""
-    if isinstance(value, _CanonicalDict | _CanonicalList) and value.text is not None:
-        return value.text
-    return canonical_json(value)
-
-
 class _NotCanonical(ValueError):
     """A value without a canonical JSON form; ``path`` is filled in on the way up."""
 
@@ -210,10 +203,16 @@ def _plain(value: object) -> object:
     raise _NotCanonical(f"is a {type(value).__name__}, which has no canonical JSON form", value)
 
 
+def canonical_number(value: float) -> float | int:
+    """A finite float as canonical JSON writes it: JSON has one number type, so a whole float
+    is an integer (``100.0`` → ``100``) while a double holds it exactly."""
+    return int(value) if value.is_integer() and abs(value) < _EXACT_INT else value
+
+
 def _plain_float(value: float) -> float | int:
     if not math.isfinite(value):
         raise _NotCanonical("must be finite (JSON has no NaN or infinity)", value)
-    return int(value) if value.is_integer() and abs(value) < _EXACT_INT else value
+    return canonical_number(value)
 
 
 def _plain_mapping(value: Mapping[Any, Any]) -> dict[str, object]:
@@ -229,9 +228,6 @@ def _plain_mapping(value: Mapping[Any, Any]) -> dict[str, object]:
         kind = type(item)  # the common leaves inline: a call per value costs more than they do
         if kind is str or kind is int or kind is bool or item is None:
             plain[key] = item
-            continue
-        if kind is float and math.isfinite(item):
-            plain[key] = int(item) if item.is_integer() and abs(item) < _EXACT_INT else item
             continue
         try:
             plain[key] = _plain(item)
@@ -955,7 +951,7 @@ class AuditStore:
         """The input as stored: canonical JSON, or its Fernet token when a key is set."""
         if self._fernet is None:
             return record.input
-        token = self._fernet.encrypt(_serialize(record.input).encode("utf-8"))
+        token = self._fernet.encrypt(canonical_json(record.input).encode("utf-8"))
         return {_SEALED: token.decode("ascii")}
 
     def _refusal(self, action: str, error: BaseException) -> BaseException:
@@ -1072,7 +1068,7 @@ def _reason(exc: BaseException) -> str:
 
 def _create_engine(url: URL, deadline_s: float) -> Engine:
     """A pooled engine writing canonical JSON, whose waits are bounded by ``deadline_s``."""
-    options: dict[str, Any] = {"pool_timeout": deadline_s, "json_serializer": _serialize}
+    options: dict[str, Any] = {"pool_timeout": deadline_s, "json_serializer": canonical_json}
     backend = url.get_backend_name()
     if backend == "sqlite":
         # A file has no server that could drop a pooled connection: no ping before each use.

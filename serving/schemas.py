@@ -68,6 +68,7 @@ from features.credit_code import InvalidCreditCode, validate
 from features.schemas import TABLES
 from features.timing import RECORD_TABLES, as_of_failures, future_counts
 from serving import limits
+from serving.audit import canonical_number
 
 #: Environment variable bounding the items of one batch request, and its default.
 MAX_BATCH_ENV = "TECHRISK_MAX_BATCH"
@@ -115,13 +116,9 @@ _NUMBER_TEXT = cs.str_schema(
 )
 
 
-def _json_number(value: float) -> float | int:
-    """A number as the audit's canonical JSON writes it: JSON has one number type, so a whole
-    float is an integer (``100.0`` → ``100``), as ``serving.audit.canonical_json`` has it."""
-    return int(value) if value.is_integer() and abs(value) < 2**53 else value
-
-
-_WHOLE_AS_INTEGER = cs.plain_serializer_function_ser_schema(_json_number, when_used="json")
+#: Whole floats dumped to JSON as integers, the audit's canonical form: the scorer records a
+#: request's dump without walking it again (``serving.audit.canonical_object``).
+_WHOLE_AS_INTEGER = cs.plain_serializer_function_ser_schema(canonical_number, when_used="json")
 
 
 def _number(
