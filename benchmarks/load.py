@@ -10,7 +10,8 @@ score.
 
 Also the sequential floor: ``/score`` p50 one request at a time against the in-process floor
 (features + PD + contributions) plus one audit commit, sampled in alternating rounds of the
-same run.
+same run, beside the whole ``/score`` path run in-process (body decode to audit commit), so
+the excess splits into the service's own work and what HTTP and BentoML add.
 
 Requests carry a scorer key; a server under load is started with :data:`UNLIMITED_RATE`, so
 the figures measure the service (key check and bucket included), not the per-key limit.
@@ -306,12 +307,13 @@ def sequential_times(
 
 @dataclass(frozen=True)
 class SequentialResult:
-    """Medians of the sequential ``/score``, of its in-process floor and of one audit
-    commit, in milliseconds, each over the samples of every round."""
+    """Medians of the sequential ``/score``, of its in-process floor, of one audit commit and
+    of the whole path in-process, in milliseconds, each over the samples of every round."""
 
     score_ms: float
     floor_ms: float
     commit_ms: float
+    path_ms: float
     rounds: int
 
     @property
@@ -325,27 +327,33 @@ def sequential_against_floor(
     key: str,
     url: str,
     floor: Callable[[int, int], list[float]],
+    path: Callable[[str, int, int], list[float]],
     rounds: int = 5,
     per_round: int = 100,
 ) -> SequentialResult:
     """The sequential ``/score`` p50 beside its floor (``floor(first, n)``: seconds of the
-    in-process features + PD + contributions of bodies ``first`` to ``first + n``) and one
-    audit commit, taken in alternating rounds.
+    in-process features + PD + contributions of bodies ``first`` to ``first + n``), one
+    audit commit and the in-process path (``path(url, first, n)``: the same bodies decoded,
+    validated, scored and recorded in the store at ``url``), taken in alternating rounds.
 
     The machine's speed drifts (a shared host: the same loop ran 0.27 s and 0.50 s a minute
-    apart), so the three are sampled side by side rather than minutes apart.
+    apart), so the four are sampled side by side rather than minutes apart.
     """
     template: DecisionRecord | None = None
     score: list[float] = []
     floors: list[float] = []
     commits: list[float] = []
+    paths: list[float] = []
     for r in range(rounds):
         first = r * per_round
         floors += floor(first, per_round)
         score += sequential_times(base, bodies, per_round, key, first, warm_up=20 if r == 0 else 2)
         template = template or _latest_decision(url)
         commits += commit_times(url, template, per_round // 5)
-    return SequentialResult(_p50_ms(score), _p50_ms(floors), _p50_ms(commits), rounds)
+        paths += path(url, first, per_round)
+    return SequentialResult(
+        _p50_ms(score), _p50_ms(floors), _p50_ms(commits), _p50_ms(paths), rounds
+    )
 
 
 def _p50_ms(seconds: Sequence[float]) -> float:

@@ -33,9 +33,12 @@ from benchmarks.load import (
 from benchmarks.outage import run_outage
 from features.build import build_feature_matrix
 from models.pd_model import PDModel
+from serving import limits
+from serving.audit import AuditStore
 from serving.examples import request_from_frames
 from serving.model_source import from_registry
 from serving.schemas import ScoreRequest, to_sources
+from serving.scoring import ModelHandle, Scorer
 from techrisk_base import settings
 from tests.servers import api_key, bearer, bentoml_serve, free_port, stop
 
@@ -143,6 +146,30 @@ def _floor_of(model: PDModel, converted: list[tuple]) -> Callable[[int, int], li
     return floor
 
 
+def _path_of(handle: ModelHandle, data: list[bytes]) -> Callable[[str, int, int], list[float]]:
+    """The whole ``/score`` path in-process, on demand: seconds of ``n`` bodies from index
+    ``first`` decoded as the boundary decodes them, validated, scored, recorded in the
+    store at ``url`` and rendered, as the endpoint does; what HTTP and BentoML add is the
+    served p50 less this one's."""
+
+    def path(url: str, first: int, n: int) -> list[float]:
+        store = AuditStore(url)
+        scorer = Scorer(handle, store)
+        times = []
+        try:
+            for i in range(first, first + n):
+                body = data[i % len(data)]
+                t = time.perf_counter()
+                request = ScoreRequest.model_validate(limits.parse_body(body))
+                scorer.score(request).model_dump_json()
+                times.append(time.perf_counter() - t)
+        finally:
+            store.close()
+        return times
+
+    return path
+
+
 def bench_serving(
     sources: dict[str, pd.DataFrame],
     env: dict,
@@ -218,7 +245,15 @@ def bench_serving(
             f"{batch_rate / bare_rate:.0%} of bare (target ≥ 50 %)",
         )
     )
-    rows += bench_load(env, tmp, bodies, _floor_of(model, converted), pg_url, load_requests)
+    rows += bench_load(
+        env,
+        tmp,
+        bodies,
+        _floor_of(model, converted),
+        _path_of(handle, payloads(bodies)),
+        pg_url,
+        load_requests,
+    )
     return rows
 
 
@@ -227,13 +262,15 @@ def bench_load(
     tmp: Path,
     bodies: list[dict],
     floor: Callable[[int, int], list[float]],
+    path: Callable[[str, int, int], list[float]],
     pg_url: str | None,
     requests: int = 1_500,
     big_records: int | None = None,
 ) -> list[tuple]:
     """8 and 64 clients on SQLite and PostgreSQL, 2 workers; the sequential /score p50
-    against the in-process ``floor`` plus one audit commit on the same store, sampled in
-    alternating rounds (``benchmarks.load.sequential_against_floor``); and two
+    against the in-process ``floor`` plus one audit commit on the same store, beside the
+    in-process ``path``, sampled in alternating rounds
+    (``benchmarks.load.sequential_against_floor``); and two
     clients' small requests while one request of ``big_records`` IP assets is in flight
     (0 skips it); and the outage figures (``benchmarks/outage.py``)."""
     data = payloads(bodies)
@@ -256,13 +293,16 @@ def bench_load(
             }
             key = api_key(served, tmp)
             with bentoml_serve("serving.service:TechRiskService", served, REPO) as base:
-                seq = sequential_against_floor(base, data, key, url, floor)
+                seq = sequential_against_floor(base, data, key, url, floor, path)
                 rows.append(
                     (
                         f"/score p50, sequential, 2 workers, {name}",
                         f"{seq.score_ms:.2f} ms",
                         f"in-process floor {seq.floor_ms:.2f} + one audit commit "
-                        f"{seq.commit_ms:.2f} ms, in {seq.rounds} alternating rounds",
+                        f"{seq.commit_ms:.2f} ms; the whole path in-process (decode, "
+                        f"validation, scoring, audit record and commit) {seq.path_ms:.2f} ms, "
+                        f"so HTTP and BentoML add {seq.score_ms - seq.path_ms:.2f}; in "
+                        f"{seq.rounds} alternating rounds",
                         f"{seq.ratio:.2f}× (target ≤ 2×)",
                     )
                 )
@@ -344,7 +384,9 @@ def main() -> None:
     sources = generate_market(n_firms=args.firms, seed=11)
     bodies = _bodies(sources, 500, seed=2)
     converted = [to_sources(ScoreRequest.model_validate(b)) for b in bodies]
-    floor = _floor_of(from_registry().model, converted)
+    handle = from_registry()
+    floor = _floor_of(handle.model, converted)
+    path = _path_of(handle, payloads(bodies))
     env = {**os.environ}
     with tempfile.TemporaryDirectory() as tmp:
         rows = bench_load(
@@ -352,6 +394,7 @@ def main() -> None:
             Path(tmp),
             bodies,
             floor,
+            path,
             args.pg_url or None,
             args.requests,
             args.big_records,
