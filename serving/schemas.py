@@ -291,14 +291,17 @@ class Record(BaseModel):
             if not self.renamed
             else {c: getattr(self, f) for c, f in self.field_names.items()}
         )
+        for rule in self.row_rules:  # every record of a request passes here: no list if all hold
+            if not rule.holds_one(row):
+                break
+        else:
+            return self
         failures = [
             _failure((rule.column,), row[rule.column], self._rule_text(rule, row))
             for rule in self.row_rules
             if not rule.holds_one(row)
         ]
-        if failures:
-            raise ValidationError.from_exception_data(type(self).__name__, failures)
-        return self
+        raise ValidationError.from_exception_data(type(self).__name__, failures)
 
     @staticmethod
     def _rule_text(rule: RowRule, row: Mapping[str, Any]) -> str:
