@@ -12,10 +12,16 @@ and an abandoned submission is never committed afterwards:
 
 A request whose submission was claimed waits for the ``COMMIT`` to finish, so its answer
 always agrees with the store.
+
+A thread waits with :meth:`GroupWriter.submit`; a coroutine awaits
+:meth:`GroupWriter.submit_async`, which leaves its event loop free to serve other requests
+(and to queue their rows into the same transaction) while the commit runs.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import queue
 import threading
@@ -43,10 +49,19 @@ class Submission(Generic[Item, Outcome]):
     outcome: Outcome | None = None
     error: BaseException | None = None
     done: threading.Event = field(default_factory=threading.Event)
+    #: Called from the writer thread once finished (an awaiting coroutine's wake-up).
+    on_finish: Callable[[], None] | None = None
 
     def finish(self, outcome: Outcome | None = None, error: BaseException | None = None) -> None:
         self.outcome, self.error = outcome, error
         self.done.set()
+        if self.on_finish is not None:
+            self.on_finish()
+
+    def result(self) -> Outcome:
+        if self.error is not None:
+            raise self.error
+        return self.outcome  # type: ignore[return-value]
 
 
 class Abandoned(Exception):
@@ -78,14 +93,41 @@ class GroupWriter(Generic[Item, Outcome]):
         submission: Submission = Submission(item)
         self._ensure_thread().put(submission)
         if not submission.done.wait(timeout_s):
+            self._abandon(submission, timeout_s)
+            submission.done.wait()  # claimed: COMMIT is under way, its result is the answer
+        return submission.result()
+
+    async def submit_async(self, item: Item, timeout_s: float) -> Outcome:
+        """:meth:`submit` for a coroutine: the event loop is not blocked while it waits."""
+        loop = asyncio.get_running_loop()
+        finished = loop.create_future()
+
+        def wake() -> None:
+            # A loop closed meanwhile (RuntimeError) has nobody waiting any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_set_done, finished)
+
+        submission: Submission = Submission(item, on_finish=wake)
+        self._ensure_thread().put(submission)
+        try:
+            await asyncio.wait_for(asyncio.shield(finished), timeout_s)
+        except TimeoutError:
+            self._abandon(submission, timeout_s)
+            await finished  # claimed: COMMIT is under way, its result is the answer
+        except asyncio.CancelledError:
+            # The request was cancelled (its client went away): not recorded if still queued.
             with self._lock:
                 if submission.state == _QUEUED:
                     submission.state = _ABANDONED
-                    raise DeadlinePassed(f"not committed within {timeout_s:g} s")
-            submission.done.wait()  # claimed: COMMIT is under way, its result is the answer
-        if submission.error is not None:
-            raise submission.error
-        return submission.outcome  # type: ignore[return-value]
+            raise
+        return submission.result()
+
+    def _abandon(self, submission: Submission, timeout_s: float) -> None:
+        """Past its deadline: abandon ``submission`` and raise, unless it is already claimed."""
+        with self._lock:
+            if submission.state == _QUEUED:
+                submission.state = _ABANDONED
+                raise DeadlinePassed(f"not committed within {timeout_s:g} s")
 
     def close(self) -> None:
         """Let this process's writer thread end once the queue before it is written; a later
@@ -148,3 +190,8 @@ class GroupWriter(Generic[Item, Outcome]):
                 raise Abandoned
             for submission in batch:
                 submission.state = _CLAIMED
+
+
+def _set_done(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
