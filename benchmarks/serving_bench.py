@@ -149,8 +149,9 @@ def _floor_of(model: PDModel, converted: list[tuple]) -> Callable[[int, int], li
 def _path_of(handle: ModelHandle, data: list[bytes]) -> Callable[[str, int, int], list[float]]:
     """The whole ``/score`` path in-process, on demand: seconds of ``n`` bodies from index
     ``first`` decoded as the boundary decodes them, validated, scored, recorded in the
-    store at ``url`` and rendered, as the endpoint does; what HTTP and BentoML add is the
-    served p50 less this one's."""
+    store at ``url`` and rendered, as the endpoint does (``Scorer.score``, the same work as the
+    endpoint's awaited ``score_async``); what HTTP and BentoML add is the served p50 less
+    this one's."""
 
     def path(url: str, first: int, n: int) -> list[float]:
         store = AuditStore(url)

@@ -614,6 +614,10 @@ class _Write:
     deadline: float  # time.monotonic()
 
 
+def _recording(decision: DecisionRecord) -> str:
+    return f"could not record decision {decision.request_id}"
+
+
 class AuditStore:
     """Writes and reads decisions; one instance is safe to share across threads.
 
@@ -662,7 +666,15 @@ class AuditStore:
         already names a decision on the same input, that earlier decision (nothing new is
         written). The same key on a different input raises :class:`IdempotencyConflict`.
         """
-        return self._submit((decision,), f"could not record decision {decision.request_id}")[0]
+        return self._submit((decision,), _recording(decision))[0]
+
+    async def record_async(self, decision: DecisionRecord) -> DecisionRecord:
+        """:meth:`record` for a coroutine: its event loop serves other requests meanwhile."""
+        write, timeout_s = self._write_of((decision,), _recording(decision))
+        try:
+            return (await self._writer.submit_async(write, timeout_s))[0]
+        except DeadlinePassed as exc:
+            raise self._never(write, exc) from exc
 
     def record_many(self, decisions: Iterable[DecisionRecord]) -> list[DecisionRecord]:
         """Commit a batch in one transaction: all of it is on record, or none of it."""
@@ -862,16 +874,25 @@ class AuditStore:
 
     # -- writing --------------------------------------------------------------------------
     def _submit(self, batch: tuple[DecisionRecord, ...], action: str) -> list[DecisionRecord]:
-        # Writing rows takes time of its own: a large batch gets one deadline per
-        # ROWS_PER_DEADLINE rows, so a healthy store does not refuse it for its size.
-        timeout_s = self.deadline_s * max(1.0, len(batch) / ROWS_PER_DEADLINE)
-        write = _Write(batch, action, time.monotonic() + timeout_s)
+        write, timeout_s = self._write_of(batch, action)
         try:
             return self._writer.submit(write, timeout_s)
         except DeadlinePassed as exc:
-            raise AuditUnavailable(
-                f"audit store {self.url} is unavailable: {action}: {exc}; it never will be"
-            ) from exc
+            raise self._never(write, exc) from exc
+
+    def _write_of(self, batch: tuple[DecisionRecord, ...], action: str) -> tuple[_Write, float]:
+        """The writer's item for ``batch`` and how long to wait for it.
+
+        Writing rows takes time of its own: a large batch gets one deadline per
+        ROWS_PER_DEADLINE rows, so a healthy store does not refuse it for its size.
+        """
+        timeout_s = self.deadline_s * max(1.0, len(batch) / ROWS_PER_DEADLINE)
+        return _Write(batch, action, time.monotonic() + timeout_s), timeout_s
+
+    def _never(self, write: _Write, exc: DeadlinePassed) -> AuditUnavailable:
+        return AuditUnavailable(
+            f"audit store {self.url} is unavailable: {write.action}: {exc}; it never will be"
+        )
 
     def _commit(
         self, writes: Sequence[_Write], claim: Callable[[], None]

@@ -104,6 +104,15 @@ class Shadow(Protocol):
     ) -> None: ...
 
 
+@dataclass(frozen=True)
+class _Decided:
+    """One request scored, before its decision is on record."""
+
+    X: np.ndarray
+    result: ScoreResponse
+    record: DecisionRecord | None
+
+
 class Scorer:
     """Scores with ``handle``; a hot reload replaces ``handle`` whole (one assignment), and
     each call reads it once, so a request is answered and recorded by one model version."""
@@ -146,6 +155,28 @@ class Scorer:
         nothing new; the key on a different body raises ``IdempotencyConflict``. An invalid
         key raises ``InvalidArgument`` naming the header.
         """
+        decided = self._decide(request, channel, idempotency_key)
+        if self.audit is None or decided.record is None:
+            return decided.result
+        return self._answer(decided, self.audit.record(decided.record))
+
+    async def score_async(
+        self,
+        request: ScoreRequest,
+        channel: str = "score",
+        *,
+        idempotency_key: str | None = None,
+    ) -> ScoreResponse:
+        """:meth:`score` on an event loop: scored there, and the loop serves other requests
+        while the decision commits (a request never holds a thread waiting on the store)."""
+        decided = self._decide(request, channel, idempotency_key)
+        if self.audit is None or decided.record is None:
+            return decided.result
+        return self._answer(decided, await self.audit.record_async(decided.record))
+
+    def _decide(self, request: ScoreRequest, channel: str, idempotency_key: str | None) -> _Decided:
+        """The response to one request and the decision to record for it (none without a
+        store)."""
         if idempotency_key is not None and not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
             raise InvalidArgument(
                 "Idempotency-Key",
@@ -156,16 +187,19 @@ class Scorer:
         X = build_feature_matrix(sources, application)
         result = self._responses(X, [request], [sources], self.handle)[0]
         if self.audit is None:
-            return result
-        record = self._record(request, result, channel, idempotency_key)
-        stored = self.audit.record(record)
-        if stored.request_id != record.request_id:
+            return _Decided(X, result, None)
+        return _Decided(X, result, self._record(request, result, channel, idempotency_key))
+
+    def _answer(self, decided: _Decided, stored: DecisionRecord) -> ScoreResponse:
+        """The answer once ``decided`` is on record as ``stored``."""
+        assert decided.record is not None
+        if stored.request_id != decided.record.request_id:
             # A retry under the same key: the decision on record, as first answered.
             assert stored.response is not None  # a keyed decision is stored with its response
             return ScoreResponse.model_validate(stored.response)
         if self.shadow is not None:
-            self.shadow.submit(X, [result.product], [result.request_id])
-        return result
+            self.shadow.submit(decided.X, [decided.result.product], [decided.result.request_id])
+        return decided.result
 
     def score_many(
         self, requests: Sequence[ScoreRequest], channel: str = "score_batch"

@@ -57,6 +57,33 @@ def test_stored_input_reproduces_the_stored_pd(client, sample_requests, service_
     assert again["model"]["version"] == record.model_version
 
 
+def test_a_firm_is_answered_alike_on_the_event_loop_and_in_a_thread(
+    client, sample_requests, service_env, monkeypatch
+):
+    """A firm of more than ``INLINE_RECORDS`` records is validated and scored in a thread:
+    the same answer, recorded the same way, and the same refusal of a bad body."""
+    import serving.service
+
+    body = sample_requests[3]
+    bad = {**body, "application": {**body["application"], "amount": -1}}
+    inline = client.post("/score", json=body)
+    refused_inline = client.post("/score", json=bad)
+    monkeypatch.setattr(serving.service, "INLINE_RECORDS", 0)
+    threaded = client.post("/score", json=body)
+    refused_threaded = client.post("/score", json=bad)
+    assert inline.status_code == threaded.status_code == 200
+    a, b = inline.json(), threaded.json()
+    assert a["request_id"] != b["request_id"]
+    assert {k: v for k, v in a.items() if k != "request_id"} == {
+        k: v for k, v in b.items() if k != "request_id"
+    }
+    store = AuditStore(service_env)
+    assert store.get(a["request_id"]).pd == store.get(b["request_id"]).pd == a["pd"]
+    assert refused_inline.status_code == refused_threaded.status_code == 422
+    assert refused_inline.json() == refused_threaded.json()
+    assert refused_inline.json()["errors"][0]["field"] == "application.amount"
+
+
 def test_future_records_are_ignored_and_counted(client, sample_requests):
     body = copy.deepcopy(sample_requests[3])
     as_of = dt.date.fromisoformat(body["application"]["as_of"])
