@@ -55,6 +55,11 @@ class WoETerm:
             )
         if self.kind == "numerical" and any(np.diff(self.edges) <= 0):
             raise ValueError(f"term {self.feature!r}: bin edges must increase; got {self.edges}")
+        codes = [c for bin_codes in self.categories for c in bin_codes]
+        if self.kind == "categorical" and not codes:
+            raise ValueError(f"term {self.feature!r}: a categorical term needs category codes")
+        if len(set(codes)) != len(codes):
+            raise ValueError(f"term {self.feature!r}: a category code lies in two bins")
         values = (self.coefficient, self.woe_missing, self.woe_unknown, *self.woe, *self.edges)
         if not np.all(np.isfinite(values)):
             raise ValueError(f"term {self.feature!r}: coefficient, WoE and edges must be finite")
@@ -67,21 +72,28 @@ class WoETerm:
     def _edges(self) -> npt.NDArray[np.float64]:
         return np.asarray(self.edges, dtype=np.float64)
 
+    @cached_property
+    def _codes(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Every category code, sorted, beside its bin's WoE."""
+        bins = zip(self.woe, self.categories, strict=True)
+        pairs = sorted((c, w) for w, codes in bins for c in codes)
+        return np.array([c for c, _ in pairs]), np.array([w for _, w in pairs])
+
     def woe_of(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """The WoE of each value of one column.
 
         The arrays are converted once per term and binned with ``searchsorted`` (what
-        ``np.digitize(right=False)`` does on increasing edges, without its per-call checks):
-        a live request scores one row through every term.
+        ``np.digitize(right=False)`` does on increasing edges, without its per-call checks);
+        a category code is looked up among the sorted codes of every bin.
         """
         woe = self._woe
         missing = np.isnan(x)
         if self.kind == "numerical":
             out = woe[np.searchsorted(self._edges, np.where(missing, 0.0, x), side="right")]
         else:
-            out = np.full(x.shape, self.woe_unknown, dtype=np.float64)
-            for value, codes in zip(woe, self.categories, strict=True):
-                out[np.isin(x, codes)] = value
+            codes, code_woe = self._codes
+            at = np.minimum(np.searchsorted(codes, x), len(codes) - 1)
+            out = np.where(codes[at] == x, code_woe[at], self.woe_unknown)
         out[missing] = self.woe_missing
         return out
 
@@ -128,6 +140,9 @@ class WoEScorecard:
         if not np.isfinite(self.intercept):
             raise ValueError(f"scorecard intercept must be finite; got {self.intercept}")
         self._index = [self.features.index(t.feature) for t in self.terms]
+        self._small = _FewRows(
+            [(j, t) for j, t in zip(self._index, self.terms, strict=True) if t.kind == "numerical"]
+        )
 
     def contributions(self, X: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """Per-feature log-odds terms, shape (n, n_features + 1); the last column is the
@@ -139,8 +154,12 @@ class WoEScorecard:
                 f"got shape {X.shape}"
             )
         out = np.zeros((X.shape[0], len(self.features) + 1), dtype=np.float64)
+        numerical_done = len(X) <= _FewRows.ROWS
+        if numerical_done:
+            self._small.fill(X, out)
         for j, term in zip(self._index, self.terms, strict=True):
-            out[:, j] = term.coefficient * term.woe_of(X[:, j])
+            if not (numerical_done and term.kind == "numerical"):
+                out[:, j] = term.coefficient * term.woe_of(X[:, j])
         out[:, -1] = self.intercept
         return out
 
@@ -166,3 +185,39 @@ class WoEScorecard:
         return cls(
             data["features"], [WoETerm.from_dict(t) for t in data["terms"]], data["intercept"]
         )
+
+
+class _FewRows:
+    """The numerical terms of a few rows, binned all at once.
+
+    A live request scores one row through some forty terms, and a numpy call per term
+    (:meth:`WoETerm.woe_of`) cost 0.3 ms where binning them together costs 0.01. Edges are
+    padded with +inf and WoE with each term's last bin, so a value's bin is the count of
+    edges at or below it (``searchsorted(edges, x, side="right")``, ``woe_of``'s rule) in one
+    comparison over a (rows, terms, edges) block. Past :attr:`ROWS` rows that block costs
+    more than a binary search per term, and ``woe_of`` bins them.
+    """
+
+    #: Most rows binned this way (measured: equal to the per-term search at about 200 rows).
+    ROWS = 128
+
+    def __init__(self, terms: Sequence[tuple[int, WoETerm]]) -> None:
+        width = max((len(t.edges) for _, t in terms), default=0)
+        self.columns = np.array([j for j, _ in terms], dtype=np.intp)
+        self.terms = np.arange(len(terms))
+        self.edges = np.full((len(terms), width), np.inf)
+        self.woe = np.empty((len(terms), width + 1))
+        for k, (_, t) in enumerate(terms):
+            self.edges[k, : len(t.edges)] = t.edges
+            self.woe[k, : len(t.woe)] = t.woe
+            self.woe[k, len(t.woe) :] = t.woe[-1]
+        self.missing = np.array([t.woe_missing for _, t in terms])
+        self.coefficient = np.array([t.coefficient for _, t in terms])
+
+    def fill(self, X: npt.NDArray[np.float64], out: npt.NDArray[np.float64]) -> None:
+        """Write each numerical term's ``coefficient · WoE`` into its column of ``out``."""
+        x = X[:, self.columns]
+        missing = np.isnan(x)
+        bins = (self.edges <= np.where(missing, 0.0, x)[:, :, None]).sum(axis=2)
+        woe = np.where(missing, self.missing, self.woe[self.terms, bins])
+        out[:, self.columns] = self.coefficient * woe

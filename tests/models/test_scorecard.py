@@ -50,11 +50,43 @@ def test_contributions_add_up_to_the_logit_and_survive_json(fitted) -> None:
     np.testing.assert_array_equal(again.contributions(X.to_numpy()), contrib)
 
 
+def test_a_few_rows_bin_as_each_term_bins_them(fitted) -> None:
+    """A live request's rows are binned all terms at once; they must land in the bins each
+    term's own search gives, on edges, at ±inf, missing and in unseen categories too."""
+    baseline, X = fitted
+    card = baseline.to_woe_scorecard(X)
+    rows = X.head(40).to_numpy().copy()
+    for term in card.terms:
+        j = card.features.index(term.feature)
+        probes = [*term.edges, np.inf, -np.inf, np.nan] if term.edges else [17.0, np.nan, -1.0]
+        rows[: len(probes), j] = probes
+    expected = np.zeros((len(rows), len(card.features) + 1))
+    for term in card.terms:
+        j = card.features.index(term.feature)
+        expected[:, j] = term.coefficient * term.woe_of(rows[:, j])
+    expected[:, -1] = card.intercept
+    np.testing.assert_array_equal(card.contributions(rows), expected)
+    many = np.repeat(rows, 10, axis=0)  # past the few-rows path: one search per term
+    np.testing.assert_array_equal(card.contributions(many), np.repeat(expected, 10, axis=0))
+
+
+def test_a_category_code_finds_its_bin_and_an_unseen_one_the_unknown_woe() -> None:
+    term = WoETerm(
+        "region", "categorical", 2.0, (0.5, -0.25), 0.1, 0.0, categories=((3.0, 1.0), (2.0,))
+    )
+    values = np.array([1.0, 2.0, 3.0, 4.0, np.nan, 0.0])
+    np.testing.assert_array_equal(term.woe_of(values), [0.5, -0.25, 0.5, 0.0, 0.1, 0.0])
+
+
 def test_bad_arrays_are_refused_naming_the_feature() -> None:
     with pytest.raises(ValueError, match="term 'x': 3 bins need 3 WoE values; got 2"):
         WoETerm("x", "numerical", 1.0, (0.1, 0.2), 0.0, edges=(0.0, 1.0))
     with pytest.raises(ValueError, match="term 'x': bin edges must increase"):
         WoETerm("x", "numerical", 1.0, (0.1, 0.2, 0.3), 0.0, edges=(1.0, 0.0))
+    with pytest.raises(ValueError, match="term 'r': a category code lies in two bins"):
+        WoETerm("r", "categorical", 1.0, (0.1, 0.2), 0.0, categories=((1.0, 2.0), (2.0,)))
+    with pytest.raises(ValueError, match="term 'r': a categorical term needs category codes"):
+        WoETerm("r", "categorical", 1.0, (0.1,), 0.0, categories=((),))
     term = WoETerm("x", "numerical", 1.0, (0.1, 0.2), 0.0, edges=(0.0,))
     with pytest.raises(ValueError, match="terms name features the model lacks: \\['x'\\]"):
         WoEScorecard(["y"], [term], 0.0)
