@@ -37,6 +37,7 @@ import aiohttp
 import numpy as np
 import sqlalchemy as sa
 
+from benchmarks.cpu import CpuUse, meter
 from serving.audit import AuditStore, DecisionRecord, decisions
 
 LOCAL = "http://127.0.0.1:"
@@ -55,6 +56,8 @@ class LoadResult:
     p99_ms: float
     statuses: dict[int, int]
     audit_rows: int
+    #: Who spent the machine's CPU during the run; None where the server was not found.
+    cpu: CpuUse | None = None
 
     @property
     def rate(self) -> float:
@@ -85,18 +88,20 @@ def run_load(
     base: str, bodies: Sequence[bytes], clients: int, requests: int, audit_url: str, key: str
 ) -> LoadResult:
     """Post ``requests`` bodies to ``/score`` with ``clients`` in flight, as the API ``key``;
-    count audit rows."""
+    count audit rows and the CPU the run cost (``benchmarks/cpu.py``)."""
     require_local(base)
     before = audit_rows(audit_url)
+    stop = meter(int(base.removeprefix(LOCAL)))
     # A thread of its own owns the event loop: the caller's thread may already run one (a
     # Playwright session in the same test process does), and asyncio.run refuses to nest.
     with ThreadPoolExecutor(max_workers=1) as pool:
         latencies, statuses, seconds = pool.submit(
             asyncio.run, _drive(base, bodies, clients, requests, key)
         ).result()
+    cpu = stop() if stop is not None else None
     added = audit_rows(audit_url) - before
     p50, p99 = (float(np.percentile(np.array(latencies) * 1e3, q)) for q in (50, 99))
-    return LoadResult(clients, requests, seconds, p50, p99, dict(statuses), added)
+    return LoadResult(clients, requests, seconds, p50, p99, dict(statuses), added, cpu)
 
 
 def _session(base: str, connections: int, timeout_s: float) -> aiohttp.ClientSession:

@@ -315,7 +315,8 @@ def bench_load(
                             f"{clients} clients × {result.requests:,} /score, 2 workers, {name}",
                             f"{result.rate:,.0f} req/s{target}",
                             f"p50 {result.p50_ms:.0f} / p99 {result.p99_ms:.0f} ms; "
-                            f"statuses {result.statuses}",
+                            f"statuses {result.statuses}"
+                            + (f"; {result.cpu.describe(result.requests)}" if result.cpu else ""),
                             f"audit rows {result.audit_rows:,} vs 200 responses {result.ok:,}: "
                             + ("equal" if result.audit_rows == result.ok else "DIFFERENT"),
                         )

@@ -1,6 +1,7 @@
 """The load benchmark at a small N, as a correctness check (no throughput assertion): against a
 real ``bentoml serve`` with 2 workers, every 200 response has exactly one audit row, and the
-rows written by both worker processes form one verifiable chain; keep-alive connections are
+rows written by both worker processes form one verifiable chain; the run's CPU is counted for
+the server, the client and PostgreSQL; keep-alive connections are
 asked to reconnect after ``TECHRISK_REQUESTS_PER_CONNECTION`` requests. The outage benchmark's
 code (``benchmarks/outage.py``) against the same kind of server: a store locked by another
 client gets a prompt 503, ``/readyz`` follows the store, and nothing refused is committed later."""
@@ -13,12 +14,29 @@ from pathlib import Path
 import httpx
 import pytest
 
+from benchmarks.cpu import CpuUse, meter
 from benchmarks.load import payloads, run_load
 from benchmarks.outage import run_outage
 from serving.audit import AuditStore
-from tests.servers import api_key, bentoml_serve
+from tests.servers import api_key, bentoml_serve, free_port
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def test_a_runs_cpu_reads_per_request_with_the_rate_the_cores_allow() -> None:
+    cpu = CpuUse(
+        server_s=1.5, postgres_s=0.0, client_s=0.1, other_s=0.4, idle_s=0.5, cores=2, seconds=1.25
+    )
+    assert cpu.ceiling(100) == 100.0  # 20 ms of CPU a request on 2 cores
+    assert cpu.idle_share == 0.2
+    assert cpu.describe(100) == (
+        "CPU per request: server 15.00, client 1.00, other 4.00 ms; cores idle 20%; at this "
+        "cost 2 cores give at most 100 req/s"
+    )
+
+
+def test_the_cpu_meter_needs_the_server_it_measures() -> None:
+    assert meter(free_port()) is None  # nothing serves that port: no split to report
 
 
 @pytest.mark.slow
@@ -43,6 +61,14 @@ def test_concurrent_clients_get_one_audit_row_per_score(
     assert said[2] == "close" and "close" not in (said[0], said[1], said[3])
     assert result.statuses == {200: 60}
     assert result.audit_rows == result.ok == 60
+    # the run's CPU split: the server found by its port, its workers and the client counted,
+    # PostgreSQL's backends when they hold the store, and no more busy time than the cores had
+    cpu = result.cpu
+    assert cpu is not None
+    assert cpu.server_s > 0 and cpu.client_s > 0 and cpu.other_s >= 0
+    assert (cpu.postgres_s > 0) == url.startswith("postgresql")
+    assert cpu.busy_s <= cpu.cores * cpu.seconds * 1.02
+    assert cpu.ceiling(result.requests) >= result.requests / cpu.seconds * 0.98
     store = AuditStore(url)
     report = store.verify()
     store.close()
