@@ -43,7 +43,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import cache, lru_cache
 from operator import attrgetter
 from typing import Annotated, Any, ClassVar, Self
@@ -569,10 +569,13 @@ def validation_errors(exc: ValidationError) -> list[dict[str, Any]]:
     for the body as a whole), ``value`` the offending value made JSON-safe (None when the
     field is missing), ``rule`` the broken rule in words.
     """
-    return [
-        {"field": _path(e["loc"]), "value": _value(e), "rule": _rule_text(e)}
-        for e in exc.errors(include_url=False)
-    ]
+    return field_errors(exc.errors(include_url=False))
+
+
+def field_errors(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """pydantic's error dicts (``loc``, ``type``, ``msg``, ``input``) as
+    :func:`validation_errors` words them; FastAPI's own request errors pass here too."""
+    return [{"field": _path(e["loc"]), "value": _value(e), "rule": _rule_text(e)} for e in errors]
 
 
 def _path(loc: tuple[str | int, ...]) -> str:

@@ -34,9 +34,11 @@ import bentoml
 import numpy as np
 import pandas as pd
 from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from features.build import build_feature_matrix
 from features.credit_code import InvalidCreditCode, validate
@@ -50,7 +52,15 @@ from features.loaders import read_table, split_valid
 from features.registry import FAMILIES, FEATURE_NAMES, INDUSTRIES
 from features.schemas import SOURCE_TABLES
 from serving.examples import request_from_frames
-from serving.schemas import ScoreRequest, china_today, to_sources, validation_errors
+from serving.openapi import REFUSALS
+from serving.responses import ErrorResponse
+from serving.schemas import (
+    ScoreRequest,
+    china_today,
+    field_errors,
+    to_sources,
+    validation_errors,
+)
 from serving.screening.part import ModelRef, screen_frames
 from serving.screening.partition import ROW
 from serving.screening.portfolio import PortfolioParams, aggregate, report
@@ -65,7 +75,21 @@ MAX_BATCH_APPLICATIONS = 5_000
 HISTORY_LIMIT = 50
 UPLOAD_SUFFIXES = (".csv", ".parquet", ".xlsx")
 
-ui_app = FastAPI(title="techrisk loan officer's page", docs_url=None, redoc_url=None)
+#: The page's API refuses as the service does, in the service's one error shape: documented
+#: on every operation of its own document (``/ui/openapi.json``) in place of FastAPI's
+#: ``{"detail": ...}``, which :func:`_request_invalid` and :func:`_http_refusal` replace. A
+#: path whose parameter the router cannot take (a credit code holding a newline) is a 404.
+ui_app = FastAPI(
+    title="techrisk loan officer's page",
+    docs_url=None,
+    redoc_url=None,
+    responses={
+        status: {"model": ErrorResponse, "description": when}
+        for status, when in (
+            REFUSALS | {404: "No such firm, sample or endpoint of the page."}
+        ).items()
+    },
+)
 ui_app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
 
@@ -81,6 +105,32 @@ def _invalid(errors: list[dict[str, Any]]) -> JSONResponse:
     return JSONResponse({"error": "invalid request", "errors": errors}, status_code=422)
 
 
+#: The page's words for Starlette's refusals other than a 400, as the service's router says
+#: them (``serving/router_errors.py``).
+_HTTP_ERRORS = {404: "not found (未找到)", 405: "method not allowed (不支持的请求方法)"}
+
+
+@ui_app.exception_handler(StarletteHTTPException)
+async def _http_refusal(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """Starlette's own refusals inside the page (a multipart body it cannot read is a 400, a
+    path without a route a 404) in the service's error shape, not ``{"detail": ...}``."""
+    detail = str(exc.detail)
+    if exc.status_code == 400:
+        error, field, value = "malformed request body (请求体格式错误)", "(body)", None
+    else:
+        error = _HTTP_ERRORS.get(exc.status_code, detail)
+        field, value = "path", request.url.path
+    body = {"error": error, "errors": [{"field": field, "value": value, "rule": detail}]}
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+@ui_app.exception_handler(RequestValidationError)
+async def _request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    """A query, path or form parameter FastAPI itself refused (``limit=abc``): the field
+    named without its place (``limit``, not ``query.limit``), as every other 422."""
+    return _invalid(field_errors({**e, "loc": tuple(e["loc"])[1:]} for e in exc.errors()))
+
+
 @ui_app.get("/", include_in_schema=False, response_model=None)
 def index(request: Request) -> FileResponse | RedirectResponse:
     """The page; ``/ui`` is sent to ``/ui/`` so that its relative asset paths resolve."""
@@ -90,7 +140,7 @@ def index(request: Request) -> FileResponse | RedirectResponse:
 
 
 @ui_app.get("/api/families")
-def families() -> dict[str, tuple[str, str]]:
+def families() -> dict[str, list[str]]:
     """The feature families' (zh, en) names, from the registry, for the waterfall."""
     return FAMILIES
 

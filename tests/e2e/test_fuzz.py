@@ -1,6 +1,7 @@
 """Schemathesis against a real ``bentoml serve``: every documented operation, zero failures.
 
-The schema is the one the server itself serves at ``/docs.json``. Each operation goes through
+The schema is the one the server itself serves at ``/docs.json``; the loan officer's page
+has its own (``/ui/openapi.json``, FastAPI's) and gets the same run. Each operation goes through
 schemathesis's phases (the documented examples, then boundary and negative "coverage" cases,
 then random fuzzing) and every answer is checked: no 5xx, a documented status, the documented
 content type, and a body that meets the documented schema. The examples score, so the run
@@ -84,9 +85,30 @@ def _config(base: str, headers: dict[str, str]) -> schemathesis.Config:
 
 def test_every_operation_answers_as_documented(served) -> None:
     base, headers = served
-    schema = schemathesis.openapi.from_url(
-        f"{base}/docs.json", config=_config(base, headers), headers=headers
-    )
+    answers = _run(f"{base}/docs.json", base, headers)
+    assert {label for label, _ in answers} >= {*SCORED, "POST /metadata", "GET /readyz"}
+    tally = _tally(answers)
+    for label in SCORED:
+        assert answers[(label, 200)] >= 1, tally
+
+
+def test_every_operation_of_the_page_answers_as_its_document_says(served) -> None:
+    """The loan officer's page has its own API and document (``/ui/openapi.json``, FastAPI's):
+    the same checks, so its refusals too are in the one error shape and never a 5xx."""
+    base, headers = served
+    answers = _run(f"{base}/ui/openapi.json", f"{base}/ui", headers)
+    assert {label for label, _ in answers} >= {"GET /api/samples", "POST /api/policy"}
+    assert answers[("GET /api/samples", 200)] >= 1, _tally(answers)
+
+
+def _tally(answers: Counter[tuple[str, int]]) -> str:
+    return "\n".join(f"{n:6d}  {status}  {label}" for (label, status), n in sorted(answers.items()))
+
+
+def _run(document: str, base: str, headers: dict[str, str]) -> Counter[tuple[str, int]]:
+    """Run schemathesis over the operations of ``document`` against ``base``; the answers'
+    (operation, status) counts. Any failed check fails the test, naming each."""
+    schema = schemathesis.openapi.from_url(document, config=_config(base, headers), headers=headers)
     answers: Counter[tuple[str, int]] = Counter()
     seconds: Counter[str] = Counter()
     failures: dict[tuple[str, str], list[str]] = {}
@@ -107,15 +129,10 @@ def test_every_operation_answers_as_documented(served) -> None:
             failures.setdefault((event.label, event.info.title), []).append(event.info.message)
         elif isinstance(event, events.FatalError):
             raise event.exception
-    tally = "\n".join(
-        f"{n:6d}  {status}  {label}" for (label, status), n in sorted(answers.items())
-    )
     print("\n".join(f"{t:6.1f} s  {label}" for label, t in seconds.most_common()))
-    print(f"\nschemathesis: {answers.total()} cases\n{tally}")
+    print(f"\nschemathesis: {answers.total()} cases\n{_tally(answers)}")
     assert not failures, "\n\n".join(
         f"{operation}: {title} ({len(found)}×)\n{found[0]}"
         for (operation, title), found in failures.items()
     )
-    assert {label for label, _ in answers} >= {*SCORED, "POST /metadata", "GET /readyz"}
-    for label in SCORED:
-        assert answers[(label, 200)] >= 1, tally
+    return answers

@@ -17,6 +17,7 @@ from serving.whatif import (
     TaxRatingChange,
     apply_changes,
 )
+from tests.servers import bearer
 
 
 def _with_overdue(sample_requests) -> dict:
@@ -165,6 +166,36 @@ def test_history_lists_the_firms_decisions(client, sample_requests):
     assert history["decisions"][0]["request_id"] == out["request_id"]
     bad = client.get("/ui/api/history/91310115MA1K4QXX3A")
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "credit_code"
+
+
+def test_the_pages_api_refuses_in_the_services_one_error_shape(client, new_key):
+    """FastAPI's and Starlette's own refusals inside the page (a parameter of the wrong type,
+    a multipart body it cannot read, a path without a route) read as every other 4xx, and
+    its document says so instead of FastAPI's ``{"detail": ...}``."""
+    typed = client.get("/ui/api/samples", params={"limit": "abc"})
+    assert typed.status_code == 422
+    assert typed.json()["errors"] == [
+        {
+            "field": "limit",
+            "value": "abc",
+            "rule": "must be a valid integer, unable to parse string as an integer",
+        }
+    ]
+    garbled = client.post(
+        "/ui/api/tables",
+        content=b"garbage",
+        headers={"content-type": "multipart/form-data; boundary=x"},
+    )
+    assert garbled.status_code == 400
+    assert garbled.json()["errors"][0]["field"] == "(body)"
+    missing = client.get("/ui/api/nothing")
+    assert missing.status_code == 404 and missing.json()["errors"][0]["field"] == "path"
+    # the page's document, like every path no role names, is for admins
+    document = client.get("/ui/openapi.json", headers=bearer(new_key("admin"))).json()
+    assert "HTTPValidationError" not in str(document)
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            assert {"401", "403", "404", "422", "429"} <= set(operation["responses"])
 
 
 def test_policy_checklist_comes_from_the_feature_code(client, sample_requests):
