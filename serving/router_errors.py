@@ -16,15 +16,18 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _REWRITTEN = (404, 405)
+#: The words of a 404 and a 405, here and in the page's own refusals (``serving/ui.py``).
+NOT_FOUND = "not found (未找到)"
+METHOD_NOT_ALLOWED = "method not allowed (不支持的请求方法)"
 
 
 def _body(status: int, scope: Scope, allow: str | None) -> bytes:
     if status == 404:
-        error = "not found (未找到)"
+        error = NOT_FOUND
         field, value = "path", scope["path"]
         rule = "is not an endpoint of this service; see /docs.json"
     else:
-        error = "method not allowed (不支持的请求方法)"
+        error = METHOD_NOT_ALLOWED
         field, value = "method", scope["method"]
         rule = f"must be one of {allow}" if allow else "is not allowed on this path"
     document = {"error": error, "errors": [{"field": field, "value": value, "rule": rule}]}

@@ -54,6 +54,7 @@ from features.schemas import SOURCE_TABLES
 from serving.examples import request_from_frames
 from serving.openapi import REFUSALS
 from serving.responses import ErrorResponse
+from serving.router_errors import METHOD_NOT_ALLOWED, NOT_FOUND
 from serving.schemas import (
     ScoreRequest,
     china_today,
@@ -105,9 +106,8 @@ def _invalid(errors: list[dict[str, Any]]) -> JSONResponse:
     return JSONResponse({"error": "invalid request", "errors": errors}, status_code=422)
 
 
-#: The page's words for Starlette's refusals other than a 400, as the service's router says
-#: them (``serving/router_errors.py``).
-_HTTP_ERRORS = {404: "not found (未找到)", 405: "method not allowed (不支持的请求方法)"}
+#: The page's words for Starlette's refusals other than a 400: the service router's.
+_HTTP_ERRORS = {404: NOT_FOUND, 405: METHOD_NOT_ALLOWED}
 
 
 @ui_app.exception_handler(StarletteHTTPException)
