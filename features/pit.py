@@ -12,6 +12,7 @@ materialising the query × event cross product.
 from __future__ import annotations
 
 import contextlib
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,6 +66,14 @@ def add_months(days: np.ndarray, months: int) -> np.ndarray:
 
 #: Query sets up to this size have their index ranges remembered by each stream.
 MEMO_QUERIES = 16
+
+#: A stream of at most this many firms sums each firm's values apart from the others', so
+#: a firm's sums and means are the same bits whichever firms share its build: the live
+#: service scores the requests that arrive together in one build (``serving.batching``), and
+#: a decision's stored input, scored again alone, must reproduce its PD exactly. A larger
+#: build (batch screening) runs one prefix sum over all firms, where a firm's windowed sum
+#: can differ from its own in the last bits.
+EXACT_FIRMS = 16
 
 #: A look-back window in days: one for all queries, one per query, or None (all history).
 Window = int | np.ndarray | None
@@ -138,13 +147,13 @@ class EventStream:
 
     def sum(self, name: str, q: Queries, window_days: Window = None) -> np.ndarray:
         """Sum of non-missing values; 0 when there are events but none carries a value."""
-        lo, hi = self.bounds(q, window_days)
+        lo, hi = self._slots(*self.bounds(q, window_days))
         total, _ = self._prefix_sums(name)
         return total[hi] - total[lo]
 
     def mean(self, name: str, q: Queries, window_days: Window = None) -> np.ndarray:
         """Mean of non-missing values; NaN when none."""
-        lo, hi = self.bounds(q, window_days)
+        lo, hi = self._slots(*self.bounds(q, window_days))
         total, n = self._prefix_sums(name)
         cnt = n[hi] - n[lo]
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -182,13 +191,35 @@ class EventStream:
 
     # -- internals ----------------------------------------------------------------------
     def _prefix_sums(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Running sums of the present values and their counts, laid out as ``_slots`` reads
+        them: one run over the stream, or one per firm (each starting at 0 in a slot of its
+        own) when the stream holds a few firms."""
         if name not in self._prefix:
             v = self.values[name].astype(np.float64)
             present = ~np.isnan(v)
-            total = np.concatenate(([0.0], np.cumsum(np.where(present, v, 0.0))))
-            n = np.concatenate(([0], np.cumsum(present)))
-            self._prefix[name] = (total, n)
+            starts = self._firm_starts
+            self._prefix[name] = (
+                _running(np.where(present, v, 0.0), starts),
+                _running(present.astype(np.int64), starts),
+            )
         return self._prefix[name]
+
+    @functools.cached_property
+    def _firm_starts(self) -> np.ndarray | None:
+        """Where each firm's events begin, when the stream holds 2 to ``EXACT_FIRMS`` firms;
+        None otherwise (one firm's running sum is already its own)."""
+        firm = self.key >> _DAY_BITS
+        starts = np.flatnonzero(firm[1:] != firm[:-1]) + 1
+        return np.concatenate(([0], starts)) if 0 < len(starts) < EXACT_FIRMS else None
+
+    def _slots(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Event ranges as positions in ``_prefix_sums``: the j-th firm's run sits j slots
+        further on. A range never spans two firms, and an empty one reads one slot twice."""
+        starts = self._firm_starts
+        if starts is None:
+            return lo, hi
+        shift = np.searchsorted(starts, lo, side="right") - 1
+        return lo + shift, hi + shift
 
     def _reduce(self, ufunc: np.ufunc, name: str, q: Queries, window_days: Window) -> np.ndarray:
         lo, hi = self.bounds(q, window_days)
@@ -201,3 +232,15 @@ class EventStream:
         idx = np.column_stack((lo[nonempty], hi[nonempty])).ravel()
         out[nonempty] = ufunc.reduceat(v, idx)[::2]
         return out
+
+
+def _running(values: np.ndarray, starts: np.ndarray | None) -> np.ndarray:
+    """``[0, v0, v0 + v1, ...]``, or that per firm run, back to back, when ``starts`` gives
+    the runs: each firm's sums are then computed from its own values only."""
+    if starts is None:
+        return np.concatenate(([0], np.cumsum(values)))
+    out = np.zeros(len(values) + len(starts), dtype=values.dtype)
+    ends = np.append(starts[1:], len(values))
+    for j, (a, b) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+        out[a + j + 1 : b + j + 1] = np.cumsum(values[a:b])
+    return out

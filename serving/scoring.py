@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 from features.build import build_feature_matrix
+from features.pit import EXACT_FIRMS
 from models import kernel
 from models.kernel import TOP_REASONS, Scored
 from models.pd_model import PDModel
@@ -27,6 +28,7 @@ from serving.audit import (
     DecisionRecord,
     canonical_object,
 )
+from serving.batching import LoopBatcher
 from serving.responses import (
     DecisionBand,
     FeatureInfo,
@@ -85,15 +87,24 @@ def request_features(requests: Sequence[ScoreRequest]) -> np.ndarray:
     through here, so monitoring and scoring share one feature code path.
     """
     out = np.empty((len(requests), 0))
+    for group, X, _ in _built_groups(requests):
+        if out.shape[1] == 0:
+            out = np.full((len(requests), X.shape[1]), np.nan)
+        out[group] = X
+    return out
+
+
+def _built_groups(
+    requests: Sequence[ScoreRequest],
+) -> Iterator[tuple[list[int], np.ndarray, list[Mapping[str, Mapping[str, np.ndarray]]]]]:
+    """Each group of ``_rounds``: its item indices, its feature rows (one build for the
+    group) and each item's ``to_sources`` columns."""
     for group in _rounds(requests):
         converted = [to_sources(requests[i]) for i in group]
         tables = {t for s, _ in converted for t in s}
         sources = {t: _concat([s[t] for s, _ in converted if t in s]) for t in tables}
         X = build_feature_matrix(sources, _concat([a for _, a in converted]))
-        if out.shape[1] == 0:
-            out = np.full((len(requests), X.shape[1]), np.nan)
-        out[group] = X
-    return out
+        yield group, X, [s for s, _ in converted]
 
 
 class Shadow(Protocol):
@@ -102,6 +113,24 @@ class Shadow(Protocol):
     def submit(
         self, X: np.ndarray, products: Sequence[str], request_ids: Sequence[str]
     ) -> None: ...
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """One request to score, as its endpoint received it."""
+
+    request: ScoreRequest
+    channel: str
+    idempotency_key: str | None
+
+
+def _check_key(idempotency_key: str | None) -> None:
+    if idempotency_key is not None and not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+        raise InvalidArgument(
+            "Idempotency-Key",
+            idempotency_key,
+            f"must be 1 to {IDEMPOTENCY_KEY_MAX} printable ASCII characters without spaces",
+        )
 
 
 @dataclass(frozen=True)
@@ -123,6 +152,11 @@ class Scorer:
         self.handle = handle
         self.audit = audit
         self.shadow = shadow
+        # No more firms in one build than features.pit sums exactly, firm by firm: a
+        # decision's stored input scored again alone must reproduce its PD bit for bit.
+        self._batcher: LoopBatcher[_Asked, _Decided] = LoopBatcher(
+            self._decide_many, limit=EXACT_FIRMS
+        )
 
     @property
     def model(self) -> PDModel:
@@ -155,7 +189,8 @@ class Scorer:
         nothing new; the key on a different body raises ``IdempotencyConflict``. An invalid
         key raises ``InvalidArgument`` naming the header.
         """
-        decided = self._decide(request, channel, idempotency_key)
+        _check_key(idempotency_key)
+        decided = self._decide_many([_Asked(request, channel, idempotency_key)])[0]
         if self.audit is None or decided.record is None:
             return decided.result
         return self._answer(decided, self.audit.record(decided.record))
@@ -167,28 +202,33 @@ class Scorer:
         *,
         idempotency_key: str | None = None,
     ) -> ScoreResponse:
-        """:meth:`score` on an event loop: scored there, and the loop serves other requests
-        while the decision commits (a request never holds a thread waiting on the store)."""
-        decided = self._decide(request, channel, idempotency_key)
+        """:meth:`score` on an event loop: scored there, with the requests that reached the
+        loop beside it in one feature build and one model call (``serving.batching``), and
+        the loop serves other requests while the decision commits (a request never holds a
+        thread waiting on the store)."""
+        _check_key(idempotency_key)
+        decided = await self._batcher.submit(_Asked(request, channel, idempotency_key))
         if self.audit is None or decided.record is None:
             return decided.result
         return self._answer(decided, await self.audit.record_async(decided.record))
 
-    def _decide(self, request: ScoreRequest, channel: str, idempotency_key: str | None) -> _Decided:
-        """The response to one request and the decision to record for it (none without a
-        store)."""
-        if idempotency_key is not None and not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
-            raise InvalidArgument(
-                "Idempotency-Key",
-                idempotency_key,
-                f"must be 1 to {IDEMPOTENCY_KEY_MAX} printable ASCII characters without spaces",
-            )
-        sources, application = to_sources(request)
-        X = build_feature_matrix(sources, application)
-        result = self._responses(X, [request], [sources], self.handle)[0]
-        if self.audit is None:
-            return _Decided(X, result, None)
-        return _Decided(X, result, self._record(request, result, channel, idempotency_key))
+    def _decide_many(self, asked: Sequence[_Asked]) -> list[_Decided]:
+        """The response to each request and the decision to record for it (none without a
+        store), with one feature build and one kernel call per group of distinct firms."""
+        handle = self.handle
+        requests = [a.request for a in asked]
+        decided: list[_Decided | None] = [None] * len(asked)
+        for group, X, sources in _built_groups(requests):
+            results = self._responses(X, [requests[i] for i in group], sources, handle)
+            for row, (i, result) in enumerate(zip(group, results, strict=True)):
+                a = asked[i]
+                record = (
+                    None
+                    if self.audit is None
+                    else self._record(a.request, result, a.channel, a.idempotency_key)
+                )
+                decided[i] = _Decided(X[row : row + 1], result, record)
+        return [d for d in decided if d is not None]
 
     def _answer(self, decided: _Decided, stored: DecisionRecord) -> ScoreResponse:
         """The answer once ``decided`` is on record as ``stored``."""
@@ -211,14 +251,8 @@ class Scorer:
         handle = self.handle
         results: list[ScoreResponse | None] = [None] * len(requests)
         rows: list[tuple[np.ndarray, list[int]]] = []
-        for group in _rounds(requests):
-            converted = [to_sources(requests[i]) for i in group]
-            tables = {t for s, _ in converted for t in s}
-            sources = {t: _concat([s[t] for s, _ in converted if t in s]) for t in tables}
-            X = build_feature_matrix(sources, _concat([a for _, a in converted]))
-            answers = self._responses(
-                X, [requests[i] for i in group], [s for s, _ in converted], handle
-            )
+        for group, X, sources in _built_groups(requests):
+            answers = self._responses(X, [requests[i] for i in group], sources, handle)
             for i, res in zip(group, answers, strict=True):
                 results[i] = res
             rows.append((X, group))

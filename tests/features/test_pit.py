@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from features.pit import (
+    EXACT_FIRMS,
     MEMO_QUERIES,
     MISSING_DAY,
     EventStream,
@@ -46,6 +47,35 @@ def test_aggregates_match_a_loop(ev, qs, window) -> None:
         assert (np.isnan(mean[i]) and not known) or mean[i] == pytest.approx(np.mean(known))
         before = [e[1] for e in ev if e[0] == f and e[1] < d]
         assert (np.isnan(last[i]) and not before) or last[i] == max(before)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    ev=st.lists(
+        st.tuples(st.integers(0, EXACT_FIRMS - 1), st.integers(0, 60), st.floats(-1e7, 1e7)),
+        min_size=1,
+        max_size=60,
+    ),
+    day=st.integers(0, 70),
+    window=st.one_of(st.none(), st.integers(0, 30)),
+)
+def test_a_firms_sums_are_the_same_bits_alone_and_beside_other_firms(ev, day, window) -> None:
+    """The live service builds the requests that arrive together in one build; a stored
+    input scored again alone must give the same PD, so its sums must not round differently
+    after other firms' running totals."""
+    firm = np.array([e[0] for e in ev], dtype=np.int64)
+    days = np.array([e[1] for e in ev], dtype=np.int64)
+    val = np.array([e[2] for e in ev], dtype=np.float64)
+    together = EventStream(firm, days, v=val)
+    firms = np.unique(firm)
+    q = Queries(firms, np.full(len(firms), day, dtype=np.int64))
+    total, mean = together.sum("v", q, window), together.mean("v", q, window)
+    for i, f in enumerate(firms):
+        own = firm == f
+        alone = EventStream(np.zeros(own.sum(), dtype=np.int64), days[own], v=val[own])
+        q1 = Queries(np.zeros(1, dtype=np.int64), np.array([day], dtype=np.int64))
+        assert alone.sum("v", q1, window)[0] == total[i]
+        assert np.array_equal(alone.mean("v", q1, window), mean[i : i + 1], equal_nan=True)
 
 
 def test_event_on_the_as_of_day_is_not_known() -> None:
