@@ -3,10 +3,12 @@
 A worker's event loop scores one small request at a time. Under load, while it scores one,
 others arrive; scoring them one by one pays the fixed cost of a feature build and a model
 call (hundreds of small numpy and LightGBM calls) for each. A :class:`LoopBatcher` hands the
-work of every request that reached it in the same turn of the loop to one call instead, so
-that cost is shared. Nothing waits for a batch to fill: the call runs as soon as the loop
-has served what was ready, so a lone request (a loan officer's query, a sequential client)
-is scored at once, as before, and only requests that would have queued anyway are grouped.
+work of every request that reached it within a few turns of the loop to one call instead,
+so that cost is shared. Nothing waits for a batch to fill or for a timer: the call runs once
+the loop has taken in what the network brought meanwhile (a request read from its socket
+needs two turns to reach the batcher), so a lone request (a loan officer's query, a
+sequential client) is scored after microseconds, and only requests that would have queued
+anyway are grouped.
 """
 
 from __future__ import annotations
@@ -20,18 +22,21 @@ R = TypeVar("R")
 
 
 class LoopBatcher(Generic[T, R]):
-    """Runs ``process`` on the items submitted in one turn of the loop, in one call of at
-    most ``limit`` items (a batch's items are answered together, so its size bounds how long
-    the first of them waits for the last).
+    """Runs ``process`` on the items submitted within ``turns`` turns of the loop after the
+    first, in one call of at most ``limit`` items (a batch's items are answered together, so
+    its size bounds how long the first of them waits for the last).
 
     ``process`` returns one result per item, in order. If it raises, each item of that batch
     is processed alone, so an item that fails takes its own exception and no other's result.
     ``process`` runs on the loop (it must not block on I/O); its items come from one loop.
     """
 
-    def __init__(self, process: Callable[[Sequence[T]], list[R]], limit: int) -> None:
+    def __init__(
+        self, process: Callable[[Sequence[T]], list[R]], limit: int, turns: int = 1
+    ) -> None:
         self._process = process
         self._limit = limit
+        self._turns = turns
         self._pending: dict[asyncio.AbstractEventLoop, list[tuple[T, asyncio.Future[R]]]] = {}
 
     async def submit(self, item: T) -> R:
@@ -41,9 +46,16 @@ class LoopBatcher(Generic[T, R]):
         pending = self._pending.setdefault(loop, [])
         pending.append((item, future))
         if len(pending) == 1:
-            # After the callbacks already ready: requests read in this turn join the batch.
-            loop.call_soon(self._flush, loop)
+            loop.call_soon(self._after, loop, self._turns)
         return await future
+
+    def _after(self, loop: asyncio.AbstractEventLoop, turns: int) -> None:
+        """Flush after ``turns`` more turns: each turn polls the sockets first, and what they
+        brought runs before the next turn's callbacks."""
+        if turns > 1:
+            loop.call_soon(self._after, loop, turns - 1)
+        else:
+            self._flush(loop)
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         pending = self._pending.pop(loop, [])

@@ -107,6 +107,11 @@ def _built_groups(
         yield group, X, [s for s, _ in converted]
 
 
+#: Turns of the event loop a request waits for others to join its batch: a request whose
+#: bytes arrived while the loop was busy reaches the batcher two turns after they are read.
+BATCH_TURNS = 3
+
+
 class Shadow(Protocol):
     """Takes the champion's feature rows once the decisions are on record (never blocks)."""
 
@@ -155,7 +160,7 @@ class Scorer:
         # No more firms in one build than features.pit sums exactly, firm by firm: a
         # decision's stored input scored again alone must reproduce its PD bit for bit.
         self._batcher: LoopBatcher[_Asked, _Decided] = LoopBatcher(
-            self._decide_many, limit=EXACT_FIRMS
+            self._decide_many, limit=EXACT_FIRMS, turns=BATCH_TURNS
         )
 
     @property

@@ -52,6 +52,23 @@ def test_a_lone_item_is_processed_at_once() -> None:
     assert process.calls == [1, 1]
 
 
+def test_an_item_that_reaches_the_batcher_within_its_turns_joins_the_batch() -> None:
+    """A request read while the loop was busy needs a turn or two to reach the batcher."""
+    process = _Doubler()
+    batcher = LoopBatcher(process, limit=16, turns=3)
+
+    async def after(turns: int, item: int) -> int:
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        return await batcher.submit(item)
+
+    async def main() -> list[int]:
+        return await asyncio.gather(batcher.submit(1), after(2, 2), after(5, 3))
+
+    assert run_coroutine(main()) == [2, 4, 6]
+    assert process.calls == [2, 1]
+
+
 def test_an_item_that_fails_takes_its_own_error_and_no_other_item_fails() -> None:
     process = _Doubler()
     batcher = LoopBatcher(process, limit=16)
