@@ -6,7 +6,8 @@ shares the two cores with the server it measures, and ``httpx.AsyncClient`` spen
 of CPU per request where ``aiohttp`` spends 0.46 (8 clients, same server and run).
 Each run reports requests/s, p50/p99 latency, the status counts and the audit rows the run
 added, which must equal its 200 responses: no score without an audit row, no row without a
-score.
+score; and how many requests each feature build and model call served on average (the
+server's ``/metrics``).
 
 Also the sequential floor: ``/score`` p50 one request at a time against the in-process floor
 (features + PD + contributions) plus one audit commit, sampled in alternating rounds of the
@@ -25,6 +26,7 @@ import datetime as dt
 import http.client
 import json
 import time
+import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -36,6 +38,7 @@ from pathlib import Path
 import aiohttp
 import numpy as np
 import sqlalchemy as sa
+from prometheus_client.parser import text_string_to_metric_families
 
 from benchmarks.cpu import CpuUse, meter
 from serving.audit import AuditStore, DecisionRecord, decisions
@@ -43,6 +46,8 @@ from serving.audit import AuditStore, DecisionRecord, decisions
 LOCAL = "http://127.0.0.1:"
 #: Settings that lift the per-key rate limit (``serving/auth.py``) out of a load run's way.
 UNLIMITED_RATE = {"TECHRISK_RATE_PER_S": "1000000", "TECHRISK_RATE_BURST": "1000000"}
+#: The service's histogram of ``/score`` batch sizes (``serving.service.batch_sizes``).
+BATCH_METRIC = "techrisk_score_batch_size"
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,8 @@ class LoadResult:
     audit_rows: int
     #: Who spent the machine's CPU during the run; None where the server was not found.
     cpu: CpuUse | None = None
+    #: Requests per feature build and model call (``/metrics``); None where not served.
+    mean_batch: float | None = None
 
     @property
     def rate(self) -> float:
@@ -91,6 +98,7 @@ def run_load(
     count audit rows and the CPU the run cost (``benchmarks/cpu.py``)."""
     require_local(base)
     before = audit_rows(audit_url)
+    batched = batch_totals(base)
     stop = meter(int(base.removeprefix(LOCAL)))
     # A thread of its own owns the event loop: the caller's thread may already run one (a
     # Playwright session in the same test process does), and asyncio.run refuses to nest.
@@ -101,7 +109,28 @@ def run_load(
     cpu = stop() if stop is not None else None
     added = audit_rows(audit_url) - before
     p50, p99 = (float(np.percentile(np.array(latencies) * 1e3, q)) for q in (50, 99))
-    return LoadResult(clients, requests, seconds, p50, p99, dict(statuses), added, cpu)
+    after = batch_totals(base)
+    mean_batch = None
+    if batched is not None and after is not None and after[1] > batched[1]:
+        mean_batch = (after[0] - batched[0]) / (after[1] - batched[1])
+    return LoadResult(clients, requests, seconds, p50, p99, dict(statuses), added, cpu, mean_batch)
+
+
+def batch_totals(base: str) -> tuple[float, float] | None:
+    """(requests, batches) the server's ``/score`` batching has served so far, summed over
+    its workers, from its ``/metrics``; None if it does not report them."""
+    with urllib.request.urlopen(f"{base}/metrics", timeout=30) as response:
+        text = response.read().decode("utf-8")
+    totals = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == BATCH_METRIC
+        for sample in family.samples
+        if sample.name in (f"{BATCH_METRIC}_sum", f"{BATCH_METRIC}_count")
+    }
+    if len(totals) < 2:
+        return None
+    return totals[f"{BATCH_METRIC}_sum"], totals[f"{BATCH_METRIC}_count"]
 
 
 def _session(base: str, connections: int, timeout_s: float) -> aiohttp.ClientSession:

@@ -316,6 +316,11 @@ def bench_load(
                             f"{result.rate:,.0f} req/s{target}",
                             f"p50 {result.p50_ms:.0f} / p99 {result.p99_ms:.0f} ms; "
                             f"statuses {result.statuses}"
+                            + (
+                                f"; {result.mean_batch:.1f} requests per feature build"
+                                if result.mean_batch
+                                else ""
+                            )
                             + (f"; {result.cpu.describe(result.requests)}" if result.cpu else ""),
                             f"audit rows {result.audit_rows:,} vs 200 responses {result.ok:,}: "
                             + ("equal" if result.audit_rows == result.ok else "DIFFERENT"),

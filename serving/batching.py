@@ -29,14 +29,20 @@ class LoopBatcher(Generic[T, R]):
     ``process`` returns one result per item, in order. If it raises, each item of that batch
     is processed alone, so an item that fails takes its own exception and no other's result.
     ``process`` runs on the loop (it must not block on I/O); its items come from one loop.
+    ``observe`` is told each batch's size (the service's ``/metrics`` histogram).
     """
 
     def __init__(
-        self, process: Callable[[Sequence[T]], list[R]], limit: int, turns: int = 1
+        self,
+        process: Callable[[Sequence[T]], list[R]],
+        limit: int,
+        turns: int = 1,
+        observe: Callable[[int], None] | None = None,
     ) -> None:
         self._process = process
         self._limit = limit
         self._turns = turns
+        self._observe = observe
         self._pending: dict[asyncio.AbstractEventLoop, list[tuple[T, asyncio.Future[R]]]] = {}
 
     async def submit(self, item: T) -> R:
@@ -66,6 +72,8 @@ class LoopBatcher(Generic[T, R]):
         live = [(item, future) for item, future in batch if not future.cancelled()]
         if not live:
             return
+        if self._observe is not None:
+            self._observe(len(live))
         try:
             results = self._process([item for item, _ in live])
         except Exception as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -152,15 +152,20 @@ class Scorer:
     each call reads it once, so a request is answered and recorded by one model version."""
 
     def __init__(
-        self, handle: ModelHandle, audit: AuditStore | None, shadow: Shadow | None = None
+        self,
+        handle: ModelHandle,
+        audit: AuditStore | None,
+        shadow: Shadow | None = None,
+        on_batch: Callable[[int], None] | None = None,
     ) -> None:
+        """``on_batch`` is told the size of each batch :meth:`score_async` scores."""
         self.handle = handle
         self.audit = audit
         self.shadow = shadow
         # No more firms in one build than features.pit sums exactly, firm by firm: a
         # decision's stored input scored again alone must reproduce its PD bit for bit.
         self._batcher: LoopBatcher[_Asked, _Decided] = LoopBatcher(
-            self._decide_many, limit=EXACT_FIRMS, turns=BATCH_TURNS
+            self._decide_many, limit=EXACT_FIRMS, turns=BATCH_TURNS, observe=on_batch
         )
 
     @property

@@ -170,6 +170,24 @@ def _with_request(
     return schema
 
 
+@functools.cache
+def batch_sizes() -> Callable[[float], None]:
+    """The ``/metrics`` histogram of how many ``/score`` requests each feature build and model
+    call served (``serving/batching.py``): 1 at low load, more under load.
+
+    Made on first use, in a worker: ``prometheus_client`` picks its multiprocess mode (and so
+    whether ``/metrics`` sees the value) when it is first imported, after BentoML has set
+    ``PROMETHEUS_MULTIPROC_DIR``; and once per process, as a registry holds each name once.
+    """
+    import prometheus_client
+
+    return prometheus_client.Histogram(
+        "techrisk_score_batch_size",
+        "Requests scored in one feature build and model call (natural batching of /score)",
+        buckets=(1, 2, 3, 4, 6, 8, 12, 16),
+    ).observe
+
+
 def _answer(body: BaseModel) -> Response:
     """A 200 body rendered once, by pydantic's own JSON writer: handed a model, BentoML would
     dump it to Python and then to JSON, and send it in two chunks through every middleware."""
@@ -220,7 +238,7 @@ class TechRiskService:
         )
         limits.current()  # a bad limit setting stops the service here, not on a request
         audit = AuditStore()
-        self.scorer = Scorer(handle, audit)
+        self.scorer = Scorer(handle, audit, on_batch=batch_sizes())
         log.info("serving %s", handle.describe())
         self._start_shadow_and_reload(audit, reload=not from_store)
         heap.freeze_startup()

@@ -119,7 +119,10 @@ def scorer(registry, tmp_path, monkeypatch) -> Scorer:
     monkeypatch.delenv("TECHRISK_MODEL_URI", raising=False)
     store = AuditStore(f"sqlite:///{tmp_path / 'audit.db'}")
     store.create_schema()
-    yield Scorer(from_registry(), store)
+    batches: list[int] = []
+    scorer = Scorer(from_registry(), store, on_batch=batches.append)
+    scorer.batches = batches  # type: ignore[attr-defined]
+    yield scorer
     store.close()
 
 
@@ -131,20 +134,12 @@ def test_concurrent_requests_scored_together_are_answered_and_recorded_as_alone(
     requests = [ScoreRequest.model_validate(b) for b in sample_requests[:8]]
     requests.append(requests[2])
     alone = [scorer.score(r) for r in requests]
-    calls: list[int] = []
-    decide = scorer._decide_many
-
-    def counted(asked):
-        calls.append(len(asked))
-        return decide(asked)
-
-    scorer._batcher._process = counted
 
     async def main():
         return await asyncio.gather(*(scorer.score_async(r) for r in requests))
 
     together = run_coroutine(main())
-    assert calls == [len(requests)]
+    assert scorer.batches == [len(requests)]  # told to on_batch (the service's /metrics)
 
     def same(a, b) -> bool:
         drop = {"request_id"}

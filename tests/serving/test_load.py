@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from benchmarks.cpu import CpuUse, meter
-from benchmarks.load import payloads, run_load
+from benchmarks.load import batch_totals, payloads, run_load
 from benchmarks.outage import run_outage
 from serving.audit import AuditStore
 from tests.servers import api_key, bentoml_serve, free_port
@@ -55,12 +55,16 @@ def test_concurrent_clients_get_one_audit_row_per_score(
     bodies = payloads(sample_requests)
     with bentoml_serve("serving.service:TechRiskService", env, REPO) as base:
         result = run_load(base, bodies, clients=8, requests=60, audit_url=url, key=key)
+        totals = batch_totals(base)
         with httpx.Client(base_url=base, timeout=30) as client:
             said = [client.get("/livez").headers.get("connection") for _ in range(4)]
     # the third answer on a keep-alive connection asks the client to reconnect (it does)
     assert said[2] == "close" and "close" not in (said[0], said[1], said[3])
     assert result.statuses == {200: 60}
     assert result.audit_rows == result.ok == 60
+    # every request went through the workers' batching, as /metrics counts it
+    assert totals is not None and totals[0] == 60
+    assert result.mean_batch is not None and 1 <= result.mean_batch <= 16
     # the run's CPU split: the server found by its port, its workers and the client counted,
     # PostgreSQL's backends when they hold the store, and no more busy time than the cores had
     # (the kernel counts CPU time in ticks of 10 ms a core)
