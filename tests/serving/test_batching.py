@@ -111,7 +111,13 @@ def test_a_cancelled_waiter_is_left_out_of_its_batch() -> None:
 
 
 @pytest.fixture
-def scorer(registry, tmp_path, monkeypatch) -> Scorer:
+def batches() -> list[int]:
+    """The batch sizes the scorer reports (the service reports them to /metrics)."""
+    return []
+
+
+@pytest.fixture
+def scorer(registry, tmp_path, monkeypatch, batches: list[int]) -> Scorer:
     from serving.model_source import from_registry
 
     for key, value in registry.items():
@@ -119,15 +125,12 @@ def scorer(registry, tmp_path, monkeypatch) -> Scorer:
     monkeypatch.delenv("TECHRISK_MODEL_URI", raising=False)
     store = AuditStore(f"sqlite:///{tmp_path / 'audit.db'}")
     store.create_schema()
-    batches: list[int] = []
-    scorer = Scorer(from_registry(), store, on_batch=batches.append)
-    scorer.batches = batches  # type: ignore[attr-defined]
-    yield scorer
+    yield Scorer(from_registry(), store, on_batch=batches.append)
     store.close()
 
 
 def test_concurrent_requests_scored_together_are_answered_and_recorded_as_alone(
-    scorer: Scorer, sample_requests: list[dict]
+    scorer: Scorer, batches: list[int], sample_requests: list[dict]
 ) -> None:
     """Eight firms, one of them twice (a firm's second application is built apart from its
     first): the same PDs, reasons and points as one by one, and one audit row each."""
@@ -139,7 +142,7 @@ def test_concurrent_requests_scored_together_are_answered_and_recorded_as_alone(
         return await asyncio.gather(*(scorer.score_async(r) for r in requests))
 
     together = run_coroutine(main())
-    assert scorer.batches == [len(requests)]  # told to on_batch (the service's /metrics)
+    assert batches == [len(requests)]
 
     def same(a, b) -> bool:
         drop = {"request_id"}
