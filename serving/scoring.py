@@ -258,25 +258,16 @@ class Scorer:
 
         All decisions are recorded in one transaction before any is returned.
         """
-        handle = self.handle
-        results: list[ScoreResponse | None] = [None] * len(requests)
-        rows: list[tuple[np.ndarray, list[int]]] = []
-        for group, X, sources in _built_groups(requests):
-            answers = self._responses(X, [requests[i] for i in group], sources, handle)
-            for i, res in zip(group, answers, strict=True):
-                results[i] = res
-            rows.append((X, group))
-        done = [r for r in results if r is not None]
-        if self.audit is not None and done:
-            self.audit.record_many(
-                self._record(req, res, channel) for req, res in zip(requests, done, strict=True)
+        decided = self._decide_many([_Asked(r, channel, None) for r in requests])
+        if self.audit is not None and decided:
+            self.audit.record_many(d.record for d in decided if d.record is not None)
+        if self.shadow is not None and decided:
+            self.shadow.submit(
+                np.vstack([d.X for d in decided]),
+                [d.result.product for d in decided],
+                [d.result.request_id for d in decided],
             )
-        if self.shadow is not None:
-            for X, group in rows:
-                self.shadow.submit(
-                    X, [done[i].product for i in group], [done[i].request_id for i in group]
-                )
-        return done
+        return [d.result for d in decided]
 
     def metadata(self) -> Metadata:
         model = self.model
