@@ -1,5 +1,7 @@
 """The BentoML service: score one firm, score a batch, what-if, counterfactual suggestions,
-metadata, and the loan officer's page at ``/ui``; health is BentoML's own.
+metadata, and the loan officer's page at ``/ui``; health is BentoML's own. ``/score`` is a
+route mounted on it (``serving.score_route``: BentoML's endpoint wrapper was a twelfth of its
+latency); the rest are BentoML APIs.
 
 Request bodies are decoded once, strictly, by the boundary middleware (``serving.boundary``:
 415, 413 and 400 for what is not one JSON object within the limits) and validated by
@@ -28,20 +30,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import anyio.to_thread
 import bentoml
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.json_schema import DEFAULT_REF_TEMPLATE
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 
 from serving import auth, heap, limits, model_source
-from serving.audit import AuditStore, AuditUnavailable, IdempotencyConflict
+from serving.audit import AuditStore, AuditUnavailable
 from serving.boundary import StrictJsonBoundary, decoded_body
 from serving.connections import RecycleConnections
 from serving.counterfactuals import CounterfactualOptions, suggest
 from serving.model_reload import AliasWatcher, ReloadFailed
 from serving.monitoring.shadow import ShadowScorer
 from serving.openapi import docs_app
+from serving.replies import answer, invalid, refusal, unavailable
 from serving.responses import (
     ErrorResponse,
     FieldError,
@@ -49,11 +51,11 @@ from serving.responses import (
     RejectedItem,
     ScoreBatchResponse,
     ScoredItem,
-    ScoreResponse,
 )
 from serving.router_errors import RouterErrorsAsJson
 from serving.schemas import ScoreBatchRequest, ScoreRequest, brief_value, parse_batch
 from serving.schemas import validation_errors as describe_errors
+from serving.score_route import SCORE_PATH, score_app
 from serving.scoring import ModelHandle, Scorer
 from serving.ui import ui_app
 from serving.whatif import (
@@ -64,7 +66,6 @@ from serving.whatif import (
     parse_changes,
 )
 from techrisk_base import settings
-from techrisk_base.errors import InvalidArgument
 
 log = logging.getLogger("techrisk.service")
 
@@ -75,33 +76,6 @@ IN_BENTO = (Path(__file__).resolve().parents[2] / "bento.yaml").exists()
 #: (``model_source.build_bento`` sets the flag). ``bentoml serve`` from the source tree
 #: resolves every class-scope model at start, and there the model lives in MLflow.
 PACKAGED = IN_BENTO or os.environ.get(model_source.PACKAGING_FLAG) == "1"
-
-
-#: A client's retry key: the same key and body return the decision on record.
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-#: The most records a ``/score`` request may carry to be scored on the event loop (a typical
-#: firm carries about 130, scored in a few milliseconds); larger ones go to a thread.
-INLINE_RECORDS = 500
-
-
-class ScoreBody(BaseModel):
-    """One firm's records and its application (schema: ``serving.schemas.ScoreRequest``)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    firm: Any = None
-    application: Any = None
-    ip_assets: Any = None
-    financials: Any = None
-    staffing: Any = None
-    credit_events: Any = None
-    tax_ratings: Any = None
-    financing_rounds: Any = None
-    support_records: Any = None
-
-    @classmethod
-    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        return ScoreRequest.model_json_schema(*args, **kwargs)
 
 
 class BatchBody(BaseModel):
@@ -116,10 +90,10 @@ class BatchBody(BaseModel):
         return ScoreBatchRequest.model_json_schema(*args, **kwargs)
 
 
-def _refused(ctx: bentoml.Context, status: int, body: ErrorResponse) -> JSONResponse:
-    """A 4xx/5xx body; BentoML copies the context's status onto a returned response."""
-    ctx.response.status_code = status
-    return JSONResponse(body.model_dump(mode="json", exclude_none=True), status_code=status)
+def _refused(ctx: bentoml.Context, response: JSONResponse) -> JSONResponse:
+    """A refusal from an API: BentoML copies the context's status onto a returned response."""
+    ctx.response.status_code = response.status_code
+    return response
 
 
 class WhatIfBody(BaseModel):
@@ -188,31 +162,15 @@ def batch_sizes() -> Callable[[float], None]:
     ).observe
 
 
-def _answer(body: BaseModel) -> Response:
-    """A 200 body rendered once, by pydantic's own JSON writer: handed a model, BentoML would
-    dump it to Python and then to JSON, and send it in two chunks through every middleware."""
-    return Response(body.model_dump_json(), media_type="application/json")
-
-
 def _invalid(ctx: bentoml.Context, errors: list[dict[str, Any]]) -> JSONResponse:
-    return _refused(
-        ctx, 422, ErrorResponse(error="invalid request", errors=[FieldError(**e) for e in errors])
-    )
+    return _refused(ctx, invalid(errors))
 
 
 def _unavailable(ctx: bentoml.Context, exc: AuditUnavailable) -> JSONResponse:
-    # The store's URL, the driver's words and the SQL are for the operator's log only.
-    log.error("audit store unavailable: %s", exc)
-    return _refused(
-        ctx,
-        503,
-        ErrorResponse(
-            error="audit store unavailable: the decision could not be recorded, so no score is "
-            "returned; retry later (审计库暂不可用，未返回评分，请稍后重试)"
-        ),
-    )
+    return _refused(ctx, unavailable(exc))
 
 
+@bentoml.asgi_app(score_app, path="/")
 @bentoml.asgi_app(docs_app, path="/")
 @bentoml.asgi_app(ui_app, path="/ui")
 @bentoml.service(
@@ -283,16 +241,14 @@ class TechRiskService:
         In-flight requests finish on the model they started with.
         """
         if not self.watchers:
-            return _refused(
-                ctx, 409, ErrorResponse(error="this service serves a model packed in its Bento")
-            )
+            error = ErrorResponse(error="this service serves a model packed in its Bento")
+            return _refused(ctx, refusal(409, error))
         try:
             results = [w.check() for w in self.watchers]
         except ReloadFailed as exc:
             log.error("%s", exc)  # the registry's URI and its error: the log only
-            return _refused(
-                ctx, 503, ErrorResponse(error="model registry unavailable; nothing was reloaded")
-            )
+            error = ErrorResponse(error="model registry unavailable; nothing was reloaded")
+            return _refused(ctx, refusal(503, error))
         return {
             "models": [
                 {"uri": r.uri, "previous": r.previous, "version": r.version, "changed": r.changed}
@@ -312,39 +268,6 @@ class TechRiskService:
         """Once per deployment, before workers start: the audit table must exist."""
         AuditStore().create_schema()
 
-    @bentoml.api(route="/score", input_spec=ScoreBody)
-    async def score(self, ctx: bentoml.Context, **body: Any) -> ScoreResponse:
-        """Score one firm: PD, score, grade, decision, peer percentile and top reasons.
-
-        A firm of up to :data:`INLINE_RECORDS` records (a few milliseconds of work) is
-        validated and scored on the event loop, which serves other requests while its
-        decision commits: no hop to a thread and back, and no thread held waiting on the
-        store. A larger one is scored in a worker thread, so it does not stall the others.
-        """
-        sent = _sent(ctx, body)
-        inline = _records(sent) <= INLINE_RECORDS
-        try:
-            request = (
-                ScoreRequest.model_validate(sent)
-                if inline
-                else await anyio.to_thread.run_sync(ScoreRequest.model_validate, sent)
-            )
-        except ValidationError as exc:
-            return _invalid(ctx, describe_errors(exc))
-        key = ctx.request.headers.get(IDEMPOTENCY_HEADER)
-        try:
-            if inline:
-                return _answer(await self.scorer.score_async(request, idempotency_key=key))
-            score = functools.partial(self.scorer.score, request, idempotency_key=key)
-            return _answer(await anyio.to_thread.run_sync(score))
-        except IdempotencyConflict as exc:
-            # A retry must carry the same body as its first attempt.
-            return _invalid(ctx, [{"field": exc.field, "value": exc.value, "rule": exc.rule}])
-        except InvalidArgument as exc:
-            return _invalid(ctx, [{"field": exc.name, "value": exc.value, "rule": exc.rule}])
-        except AuditUnavailable as exc:
-            return _unavailable(ctx, exc)
-
     @bentoml.api(route="/score_batch", input_spec=BatchBody)
     def score_batch(self, ctx: bentoml.Context, **body: Any) -> ScoreBatchResponse:
         """Score many firms; each item gets a result or its own errors."""
@@ -363,7 +286,7 @@ class TechRiskService:
             else RejectedItem(index=i, ok=False, errors=[FieldError(**e) for e in err.errors])
             for i, err in enumerate(errors)
         ]
-        return _answer(
+        return answer(
             ScoreBatchResponse(
                 items=items, scored=len(good), rejected=sum(e is not None for e in errors)
             )
@@ -448,11 +371,6 @@ TechRiskService.add_asgi_middleware(RecycleConnections, limit=settings.requests_
 TechRiskService.add_asgi_middleware(auth.ApiKeyAuth)
 
 
-def _records(body: dict[str, Any]) -> int:
-    """How many records a score request carries (its tables are lists)."""
-    return sum(len(table) for table in body.values() if isinstance(table, list))
-
-
 def _installer(scorer: Scorer | ShadowScorer) -> Callable[[ModelHandle], None]:
     """How a reloaded model replaces ``scorer``'s: one assignment, then the heap refrozen
     (``serving.heap``) so the old model can be freed."""
@@ -493,7 +411,8 @@ def _unknown_fields(body: dict[str, Any], envelope: type[BaseModel]) -> list[dic
 def _json_routes() -> frozenset[str]:
     """The paths of the service's JSON endpoints, which the boundary guards."""
     prefix = (TechRiskService.path_prefix or "").rstrip("/")
-    return frozenset(prefix + api.route for api in TechRiskService.apis.values())
+    routes = [SCORE_PATH, *(api.route for api in TechRiskService.apis.values())]
+    return frozenset(prefix + route for route in routes)
 
 
 TechRiskService.add_asgi_middleware(StrictJsonBoundary, paths=_json_routes())

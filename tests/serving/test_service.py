@@ -62,13 +62,13 @@ def test_a_firm_is_answered_alike_on_the_event_loop_and_in_a_thread(
 ):
     """A firm of more than ``INLINE_RECORDS`` records is validated and scored in a thread:
     the same answer, recorded the same way, and the same refusal of a bad body."""
-    import serving.service
+    import serving.score_route
 
     body = sample_requests[3]
     bad = {**body, "application": {**body["application"], "amount": -1}}
     inline = client.post("/score", json=body)
     refused_inline = client.post("/score", json=bad)
-    monkeypatch.setattr(serving.service, "INLINE_RECORDS", 0)
+    monkeypatch.setattr(serving.score_route, "INLINE_RECORDS", 0)
     threaded = client.post("/score", json=body)
     refused_threaded = client.post("/score", json=bad)
     assert inline.status_code == threaded.status_code == 200
