@@ -58,8 +58,10 @@ class ModelHandle:
 
 
 def _concat(parts: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    if not parts:
-        return {}
+    """The columns of ``parts`` end to end; one part is taken as it is (a lone request's
+    columns are not copied)."""
+    if len(parts) <= 1:
+        return parts[0] if parts else {}
     return {col: np.concatenate([p[col] for p in parts]) for col in parts[0]}
 
 
