@@ -32,6 +32,7 @@ def answer(body: BaseModel) -> Response:
 
 
 def refusal(status: int, body: ErrorResponse) -> JSONResponse:
+    """A 4xx/5xx in the one error shape (unset optional parts left out)."""
     return JSONResponse(body.model_dump(mode="json", exclude_none=True), status_code=status)
 
 
