@@ -1158,7 +1158,10 @@ def _begin_immediate(connection: Connection, wait_s: float) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
             return
         except sa.exc.OperationalError as exc:
-            busy = getattr(exc.orig, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
+            # Any SQLITE_BUSY: plain, or extended (BUSY_RECOVERY while another process
+            # recovers the WAL of a database just opened, BUSY_SNAPSHOT, BUSY_TIMEOUT).
+            code = getattr(exc.orig, "sqlite_errorcode", None)
+            busy = code is not None and code & 0xFF == sqlite3.SQLITE_BUSY
             if not busy or time.monotonic() >= give_up:
                 raise
         time.sleep(_LOCK_POLL_S)

@@ -6,13 +6,14 @@ PostgreSQL ``LOCK TABLE … ACCESS EXCLUSIVE``) or slows a real transaction down
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
 
-from serving.audit import AuditStore, AuditUnavailable
+from serving.audit import AuditStore, AuditUnavailable, _begin_immediate
 from tests.serving.audit_records import held_write_lock, make_record
 
 DEADLINE_S = 0.5
@@ -154,3 +155,37 @@ def test_a_large_batch_gets_time_for_its_size(url: str) -> None:
         sa.event.remove(store._engine, "after_cursor_execute", slow_insert)
     assert store.verify().rows == 2_500
     store.close()
+
+
+class _Refusing:
+    """A connection whose ``BEGIN IMMEDIATE`` fails with SQLite's ``codes`` in turn, then
+    succeeds: the extended busy codes cannot be provoked on demand in a real database."""
+
+    def __init__(self, *codes: int) -> None:
+        self.codes = list(codes)
+        self.calls = 0
+
+    def exec_driver_sql(self, statement: str) -> None:
+        self.calls += 1
+        if self.codes:
+            error = sqlite3.OperationalError("database is locked")
+            error.sqlite_errorcode = self.codes.pop(0)
+            raise sa.exc.OperationalError(statement, None, error)
+
+
+@pytest.mark.parametrize(
+    "code", [5, 261, 517, 773], ids=["busy", "recovery", "snapshot", "timeout"]
+)
+def test_every_kind_of_busy_is_waited_out(code: int) -> None:
+    """Four processes opening a new database at once failed one with 'database is locked':
+    SQLITE_BUSY_RECOVERY (another process recovering the WAL) was not taken for busy."""
+    connection = _Refusing(code, code)
+    _begin_immediate(connection, wait_s=5)
+    assert connection.calls == 3
+
+
+def test_an_error_other_than_busy_is_not_retried() -> None:
+    connection = _Refusing(sqlite3.SQLITE_READONLY)
+    with pytest.raises(sa.exc.OperationalError):
+        _begin_immediate(connection, wait_s=5)
+    assert connection.calls == 1
