@@ -51,7 +51,7 @@ async def score(request: Request) -> Response:
     if sent is None:
         raise RuntimeError(f"{SCORE_PATH} needs the body decoded by serving.boundary")
     scorer = bentoml.get_current_service().scorer
-    inline = records(sent) <= INLINE_RECORDS
+    inline = _records(sent) <= INLINE_RECORDS
     try:
         parsed = (
             ScoreRequest.model_validate(sent)
@@ -75,7 +75,7 @@ async def score(request: Request) -> Response:
         return unavailable(exc)
 
 
-def records(body: dict[str, Any]) -> int:
+def _records(body: dict[str, Any]) -> int:
     """How many records a score request carries (its tables are lists)."""
     return sum(len(table) for table in body.values() if isinstance(table, list))
 
