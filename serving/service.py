@@ -1,6 +1,6 @@
 """The BentoML service: score one firm, score a batch, what-if, counterfactual suggestions,
 metadata, and the loan officer's page at ``/ui``; health is BentoML's own. ``/score`` is a
-route mounted on it (``serving.score_route``: BentoML's endpoint wrapper cost 0.4 to 1.0 ms of
+route mounted on it (``serving.score_route``: BentoML's endpoint wrapper cost about 0.5 ms of
 its 13); the rest are BentoML APIs.
 
 Request bodies are decoded once, strictly, by the boundary middleware (``serving.boundary``:
