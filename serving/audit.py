@@ -63,6 +63,10 @@ ROWS_PER_DEADLINE = 250
 _MIN_WAIT_S = 0.05
 IDEMPOTENCY_KEY_MAX = 200
 IDEMPOTENCY_KEY = re.compile(rf"[\x21-\x7e]{{1,{IDEMPOTENCY_KEY_MAX}}}")
+#: :data:`IDEMPOTENCY_KEY` in words, for the header's 422 and the record's own check.
+IDEMPOTENCY_KEY_RULE = (
+    f"must be 1 to {IDEMPOTENCY_KEY_MAX} printable ASCII characters without spaces"
+)
 #: PostgreSQL advisory-lock key that serialises concurrent ``create_schema`` calls.
 _SCHEMA_LOCK_KEY = 0x7465636872697300
 #: Alembic keeps its migration context in module globals, so one thread migrates at a time.
@@ -342,7 +346,7 @@ class DecisionRecord:
         _require(
             self.idempotency_key is None or bool(IDEMPOTENCY_KEY.fullmatch(self.idempotency_key)),
             "idempotency_key",
-            f"must be 1 to {IDEMPOTENCY_KEY_MAX} printable ASCII characters without spaces",
+            IDEMPOTENCY_KEY_RULE,
             self.idempotency_key,
         )
 

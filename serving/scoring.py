@@ -23,7 +23,7 @@ from models.kernel import TOP_REASONS, Scored
 from models.pd_model import PDModel
 from serving.audit import (
     IDEMPOTENCY_KEY,
-    IDEMPOTENCY_KEY_MAX,
+    IDEMPOTENCY_KEY_RULE,
     AuditStore,
     DecisionRecord,
     canonical_object,
@@ -133,11 +133,7 @@ class _Asked:
 
 def _check_key(idempotency_key: str | None) -> None:
     if idempotency_key is not None and not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
-        raise InvalidArgument(
-            "Idempotency-Key",
-            idempotency_key,
-            f"must be 1 to {IDEMPOTENCY_KEY_MAX} printable ASCII characters without spaces",
-        )
+        raise InvalidArgument("Idempotency-Key", idempotency_key, IDEMPOTENCY_KEY_RULE)
 
 
 @dataclass(frozen=True)
