@@ -1,5 +1,5 @@
 /* The page's words in Chinese (default) and English. Server rules arrive in English; the
-   patterns below render the common ones in Chinese, others are shown as sent. */
+   patterns at the end render each of them in Chinese. */
 "use strict";
 const I18N = {
   zh: {
@@ -123,17 +123,61 @@ const FIELD_ZH = {
 };
 
 /* [pattern, zh template]: $1.. are the pattern's groups. Every pattern is tried in turn, so
-   an unanchored one (a credit code's reason) is translated inside an anchored one's text. */
+   an unanchored one (a credit code's reason, a JSON parser's words) is translated inside an
+   anchored one's text. Column names, codes and file names stay as the user types them.
+   tests/browser/test_rules_zh.py renders every rule the service can send (it breaks each). */
 const RULES_ZH = [
   [/^must not be in the future \(today is (\S+) in China, UTC\+8\)$/, "不能晚于今天（北京时间 $1）"],
   [/^must be after firm\.founded_on \((\S+)\)$/, "须晚于企业成立日期（$1）"],
   [/^must be a valid unified social credit code \(GB 32100-2015\): (.*)$/, "须为有效的统一社会信用代码（GB 32100-2015）：$1"],
+  [/^must be a valid unified social credit code \(GB 32100-2015\)$/, "须为有效的统一社会信用代码（GB 32100-2015）"],
   [/check character expected '(.)' got '(.)'/, "校验位应为“$1”，实为“$2”"],
   [/length must be (\d+); got (\d+)/, "长度须为 $1 位，实为 $2 位"],
+  [/^must equal firm\.credit_code \((\S+)\)$/, "须与企业的统一社会信用代码（$1）一致"],
   [/^must be an ISO date \(YYYY-MM-DD\)$/, "须为日期（YYYY-MM-DD）"],
+  [/^must be a date \(YYYY-MM-DD\)$/, "须为日期（YYYY-MM-DD）"],
+  [/^must be a date without a time of day$/, "须为日期，不含时刻"],
+  [/^must be the first day of a month$/, "须为某月的第一天"],
+  [/^must be a (whole )?number > (\S+) and <= (\S+)$/, "须为大于 $2 且不大于 $3 的数"],
+  [/^must be > (\S+) and <= (\S+)$/, "须大于 $1 且不大于 $2"],
   [/^must be a number(.*)$/, "须为数字$1"], [/^must be a whole number(.*)$/, "须为整数$1"],
+  [/^must be a finite number$/, "须为有限的数字"], [/^must be an integer$/, "须为整数"],
+  [/^must be a valid number, unable to parse string as a number$/, "须为数字"],
+  [/^must be a string$/, "须为文本"], [/^must be true or false$/, "须为 true 或 false"],
+  [/^must be at most (\d+) characters$/, "最多 $1 个字符"],
   [/^must be one of: (.*)$/, "须为以下之一：$1"], [/^is required$/, "必填"],
+  [/^must be ('[^']*'(?:, '[^']*')*) or ('[^']*')$/, "须为以下之一：$1, $2"],
+  [/^Input tag '(.*)' found using 'kind' does not match any of the expected tags: (.*)$/, "kind 的值 '$1' 无效，须为以下之一：$2"],
+  [/^List should have at least (\d+) items? after validation, not (\d+)$/, "至少需要 $1 项，实为 $2 项"],
+  [/^List should have at most (\d+) items? after validation, not (\d+)$/, "最多 $1 项，实为 $2 项"],
+  [/^is required but missing$/, "为必需的列，文件中没有"],
+  [/^is required when (\w+) is (\w+)$/, "$1 为 $2 时必填"],
+  [/^must be >= (\S+) when (\w+) is (\w+)$/, "$2 为 $3 时须不小于 $1"],
+  [/^requires (\w+)$/, "须同时填写 $1"],
+  [/^must be <= ([a-z_]+) \((.*)\)$/, "须不大于 $1（$2）"], [/^must be <= ([a-z_]+)$/, "须不大于 $1"],
+  [/^must be on or after ([a-z_]+) \((.*)\)$/, "须不早于 $1（$2）"], [/^must be on or after ([a-z_]+)$/, "须不早于 $1"],
+  [/^must not be null$/, "不能为空"], [/^must be unique$/, "不能重复"],
+  [/^must be unique within (\w+); also at (\S+)$/, "在 $1 中不能重复，与 $2 相同"],
+  [/^repeats (\S+): one record sent twice would count twice; two records alike are told apart by their (\w+)$/, "与 $1 重复：同一记录发送两次会被计算两次；内容相同的两条记录以 $2 区分"],
+  [/^repeats (\S+): one record sent twice would count twice$/, "与 $1 重复：同一记录发送两次会被计算两次"],
+  [/^must not repeat another row: one record twice would count twice$/, "不能与另一行完全相同：同一记录出现两次会被计算两次"],
   [/^missing required table \(send \[\] for none\)$/, "缺少该表（没有记录请传 []）"],
+  [/^must be a list \(send \[\] for no records\)$/, "须为列表（没有记录请传 []）"],
+  [/^is not a field of this record \(see features\/schemas\.py\)$/, "不是该记录的字段（字段定义见 features/schemas.py）"],
+  [/^is not a field of this request$/, "不是该请求的字段"],
+  [/^must have at most (\d+) records \((\w+)\)$/, "最多 $1 条记录（$2）"],
+  [/^must be at most (\d+) bytes \((\w+)\)$/, "最多 $1 字节（$2）"],
+  [/^must be application\/json \(optionally with ; charset=utf-8\)$/, "须为 application/json（可带 ; charset=utf-8）"],
+  [/^must be UTF-8 text$/, "须为 UTF-8 文本"], [/^must not start with a byte order mark$/, "不能以字节顺序标记（BOM）开头"],
+  [/^must nest at most (\d+) levels of objects and arrays$/, "对象与数组最多嵌套 $1 层"],
+  [/^must not repeat a key within one object \(which value would count\?\)$/, "同一对象内不能有重复的键（否则无法确定取哪个值）"],
+  [/^must be valid JSON with numbers of at most (\d+) digits$/, "须为有效的 JSON，数字最多 $1 位"],
+  [/^must be valid JSON: NaN and Infinity are not JSON numbers$/, "须为有效的 JSON：NaN 与 Infinity 不是 JSON 数字"],
+  [/^must be valid JSON: (.*)$/, "须为有效的 JSON：$1"],
+  [/Expecting property name enclosed in double quotes/, "属性名须用双引号括起"], [/Expecting value/, "此处缺少值"],
+  [/Expecting '(.)' delimiter/, "缺少分隔符 '$1'"], [/Unterminated string starting at/, "字符串没有结束"],
+  [/Extra data/, "JSON 对象之后还有多余内容"], [/Invalid control character at/, "字符串中有控制字符"],
+  [/Invalid \\escape/, "无效的转义"], [/Invalid \\uXXXX escape/, "无效的 \\uXXXX 转义"],
   [/^must be a JSON object$/, "须为 JSON 对象"], [/^is not a sample firm$/, "不是样本企业"],
   [/^is required for a batch$/, "批量评估必需此文件"],
   [/^must hold at most (\d+) applications.*$/, "最多 $1 笔申请"],
@@ -141,8 +185,9 @@ const RULES_ZH = [
   [/^must be named .*$/, "文件名须为 表名.csv / .xlsx / .parquet"],
   [/^needs a fiscal year filed before the as-of date \((\S+)\)$/, "需要基准日（$1）前已报送的财务年度"],
   [/^the firm has no overdue on file to clear$/, "该企业没有可结清的逾期记录"],
+  [/^must be between (\S+) and (\S+)$/, "须介于 $1 与 $2 之间"],
   [/^(.*) between (\S+) and (\S+)$/, "$1，介于 $2 与 $3 之间"],
-  [/^must be > (\S+)$/, "须大于 $1"], [/^must be >= (\S+)$/, "须不小于 $1"],
-  [/^Input should be greater than or equal to (\S+)$/, "须不小于 $1"],
-  [/^Input should be less than or equal to (\S+)$/, "须不大于 $1"],
+  [/^must be > (\S+)$/, "须大于 $1"], [/^must be >= (\S+)$/, "须不小于 $1"], [/^must be <= (\S+)$/, "须不大于 $1"],
+  [/^must be greater than or equal to (\S+)$/, "须不小于 $1"], [/^must be greater than (\S+)$/, "须大于 $1"],
+  [/^must be less than or equal to (\S+)$/, "须不大于 $1"], [/^must be less than (\S+)$/, "须小于 $1"],
 ];
