@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -349,6 +350,30 @@ def test_values_that_do_not_parse(table: str, column: str, value: str, rule: str
     err = schema_error(table, frame)
     reported = value if "time of day" not in rule else pd.Timestamp(value)
     assert_single_failure(err, table, column, reported, rule, row=0)
+
+
+@pytest.mark.parametrize("written", [20150301, 20150301.0, "20150301", "2015-03-01"])
+def test_a_date_written_as_digits_reads_as_that_date(written: object) -> None:
+    """A bank's export may write ``20150301``; a CSV then holds a number, which pandas 4 would
+    read as nanoseconds after 1970. No such warning may be raised, and the date is kept."""
+    frame = valid_tables()["firms"].astype({"founded_on": object})
+    frame["founded_on"] = written
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        valid = validate_table("firms", frame)
+    assert (valid["founded_on"] == pd.Timestamp("2015-03-01")).all()
+
+
+@pytest.mark.parametrize("written", [1.5e9, 44256, True])
+def test_a_number_that_is_no_date_is_refused(written: object) -> None:
+    frame = valid_tables()["firms"].astype({"founded_on": object})
+    frame.loc[0, "founded_on"] = written
+    err = schema_error("firms", frame)
+    assert (err.column, err.rule, err.failures[0].row) == (
+        "founded_on",
+        "must be a date (YYYY-MM-DD)",
+        0,
+    )
 
 
 def test_required_value_missing() -> None:
