@@ -19,6 +19,7 @@ from training.baselines import ScorecardBaseline
 from training.config import SPLITS, ConfigError, TrainConfig
 from training.data_report import DataReport, build_data_report
 from training.dataset import TrainingData, load_training_data
+from training.fit import BoosterInputs
 
 #: Fewest rows, and fewest rows of each class, a split needs. Below them the trees cannot
 #: split, early stopping and the Platt map have nothing to read, and AUC is noise.
@@ -40,6 +41,20 @@ class Prepared:
 
     def y(self, split: str) -> np.ndarray:
         return self.data.y[self.data.split.mask(split)]
+
+    def booster_inputs(self) -> BoosterInputs:
+        """The train and valid matrices and the constraints every booster fit of the run
+        shares (the OOT slice is not among them)."""
+        d, m = self.data, self.matrices
+        return BoosterInputs(
+            d.features,
+            d.categorical,
+            d.directions,
+            m["train"],
+            self.y("train"),
+            m["valid"],
+            self.y("valid"),
+        )
 
 
 def check_minimum_size(data: TrainingData) -> None:

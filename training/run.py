@@ -23,7 +23,7 @@ from training.champion import SERVABLE, Candidate, candidates, champion_model, c
 from training.config import ConfigError, TrainConfig
 from training.dataset import TrainingData
 from training.evaluate import LABELS, Evaluation, by_product, evaluate, flatten
-from training.fit import BoosterInputs, GBMFit, fit_gbm
+from training.fit import GBMFit, fit_gbm
 from training.folds import FoldChoice, choose_on_folds, uses_folds
 from training.model_card import render_model_card
 from training.prepare import Prepared, fit_scorecard, prepare
@@ -66,16 +66,8 @@ def _window(data: TrainingData) -> dict[str, str]:
 
 def fit_stage(prepared: Prepared, config: TrainConfig, spec: LGBMSpec) -> GBMFit:
     """The size-adapted booster, tuned within the config's (or the default) budget."""
-    data, m = prepared.data, prepared.matrices
-    inputs = BoosterInputs(
-        data.features,
-        data.categorical,
-        data.directions,
-        m["train"],
-        prepared.y("train"),
-        m["valid"],
-        prepared.y("valid"),
-    )
+    data = prepared.data
+    inputs = prepared.booster_inputs()
     seconds = config.model.tune_seconds
     if seconds is None:
         seconds = default_tune_seconds(len(data.y))

@@ -46,15 +46,7 @@ def test_only_small_tables_without_dates_use_folds() -> None:
 def test_the_fold_choice_never_reads_the_oot_slice(tmp_path) -> None:
     prepared = prepare(config_for(tmp_path, 1_000, seed=3))
     d, m = prepared.data, prepared.matrices
-    inputs = BoosterInputs(
-        d.features,
-        d.categorical,
-        d.directions,
-        m["train"],
-        prepared.y("train"),
-        m["valid"],
-        prepared.y("valid"),
-    )
+    inputs = prepared.booster_inputs()
     gbm = fit_gbm(inputs, QUICK, 0, max_depth=5)
     before = fold_stage(prepared, gbm, seed=3)
     oot = d.split.mask("oot")
@@ -98,17 +90,7 @@ def test_the_kept_booster_configuration_is_the_simplest_within_one_standard_erro
 
 
 def _small_inputs(tmp_path) -> BoosterInputs:
-    prepared = prepare(config_for(tmp_path, 1_000, seed=6))
-    d, m = prepared.data, prepared.matrices
-    return BoosterInputs(
-        d.features,
-        d.categorical,
-        d.directions,
-        m["train"],
-        prepared.y("train"),
-        m["valid"],
-        prepared.y("valid"),
-    )
+    return prepare(config_for(tmp_path, 1_000, seed=6)).booster_inputs()
 
 
 def test_folds_choose_the_booster_configuration_of_a_small_table(tmp_path) -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from tests.training.test_stages import QUICK, config_for
 from training.champion import candidates, champion_model
-from training.fit import BoosterInputs, fit_gbm
+from training.fit import fit_gbm
 from training.model_card import render_model_card
 from training.prepare import prepare
 
@@ -18,15 +18,7 @@ GRADES = pd.DataFrame(columns=["grade", "n", "defaults", "default_rate", "pd_mea
 def champions(tmp_path_factory):
     prepared = prepare(config_for(tmp_path_factory.mktemp("card"), 3_000, seed=4))
     d, m = prepared.data, prepared.matrices
-    inputs = BoosterInputs(
-        d.features,
-        d.categorical,
-        d.directions,
-        m["train"],
-        prepared.y("train"),
-        m["valid"],
-        prepared.y("valid"),
-    )
+    inputs = prepared.booster_inputs()
     gbm = fit_gbm(inputs, QUICK, 0, max_depth=5)
     woe = prepared.scorecard.to_woe_scorecard(pd.DataFrame(m["train"], columns=d.features))
     cands, notes = candidates(gbm, woe, m, prepared.y("valid"))

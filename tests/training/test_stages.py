@@ -15,7 +15,7 @@ from models.spec import DEFAULT_PARAMS, LGBMSpec, adaptive_params
 from training.champion import candidates, champion_model, choose_champion
 from training.config import ConfigError, ModelConfig, TrainConfig
 from training.evaluate import Evaluation
-from training.fit import BoosterInputs, FoldAUC, fit_gbm, kept_on_folds
+from training.fit import FoldAUC, fit_gbm, kept_on_folds
 from training.prepare import prepare
 from training.run import train
 
@@ -134,17 +134,7 @@ def test_lightgbm_and_tuning_tables_are_read_from_toml(tmp_path) -> None:
 
 # -- tuning -----------------------------------------------------------------------------------
 def test_tuning_stays_within_its_budget_and_keeps_the_best_on_validation(tmp_path) -> None:
-    prepared = prepare(config_for(tmp_path, 4_000, seed=1))
-    d, m = prepared.data, prepared.matrices
-    inputs = BoosterInputs(
-        d.features,
-        d.categorical,
-        d.directions,
-        m["train"],
-        prepared.y("train"),
-        m["valid"],
-        prepared.y("valid"),
-    )
+    inputs = prepare(config_for(tmp_path, 4_000, seed=1)).booster_inputs()
     budget = 3.0
     start = time.perf_counter()
     gbm = fit_gbm(inputs, LGBMSpec(), budget, max_depth=4)
@@ -199,15 +189,7 @@ def test_the_champion_is_chosen_on_validation_even_when_oot_says_otherwise() -> 
 def test_a_blended_champion_explains_its_score_exactly_and_survives_a_reload(tmp_path) -> None:
     prepared = prepare(config_for(tmp_path, 3_000, seed=4))
     d, m = prepared.data, prepared.matrices
-    inputs = BoosterInputs(
-        d.features,
-        d.categorical,
-        d.directions,
-        m["train"],
-        prepared.y("train"),
-        m["valid"],
-        prepared.y("valid"),
-    )
+    inputs = prepared.booster_inputs()
     gbm = fit_gbm(inputs, QUICK, 0, max_depth=5)
     woe = prepared.scorecard.to_woe_scorecard(pd.DataFrame(m["train"], columns=d.features))
     cands, notes = candidates(gbm, woe, m, prepared.y("valid"))
