@@ -71,8 +71,7 @@ $("#lang").addEventListener("click", () => { S.lang = zh() ? "en" : "zh"; applyL
 /* -- errors next to their field -------------------------------------------------------------- */
 let lastErrors = [];
 function ruleText(rule) {
-  if (!zh()) return rule;
-  return RULES_ZH.reduce((text, [re, tpl]) => text.replace(re, tpl), rule);
+  return zh() ? rulesZh(rule) : rule;
 }
 function fieldLabel(field) { return zh() && FIELD_ZH[field] ? FIELD_ZH[field] : field; }
 function clearErrors() { lastErrors = []; $$(".field-error").forEach((e) => { e.textContent = ""; }); $$(".invalid").forEach((e) => e.classList.remove("invalid")); }

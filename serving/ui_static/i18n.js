@@ -122,7 +122,7 @@ const FIELD_ZH = {
   "credit_code": "统一社会信用代码", "firm.founded_on": "成立日期", "firm.name": "企业名称",
 };
 
-/* [pattern, zh template]: $1.. are the pattern's groups. Every pattern is tried in turn, so
+/* [pattern, zh template or function]: $1.. are the pattern's groups. Every pattern is tried in turn, so
    an unanchored one (a credit code's reason, a JSON parser's words) is translated inside an
    anchored one's text. Column names, codes and file names stay as the user types them.
    tests/browser/test_rules_zh.py renders every rule the service can send (it breaks each). */
@@ -182,6 +182,8 @@ const RULES_ZH = [
   [/Expecting '(.)' delimiter/, "缺少分隔符 '$1'"], [/Unterminated string starting at/, "字符串没有结束"],
   [/Extra data/, "JSON 对象之后还有多余内容"], [/Invalid control character at/, "字符串中有控制字符"],
   [/Invalid \\escape/, "无效的转义"], [/Invalid \\uXXXX escape/, "无效的 \\uXXXX 转义"],
+  [/^firm has an invalid record: (\w+) row (\d+): (\w+) (.*)$/, (_, table, row, column, rule) => `企业有无效记录：${table} 第 ${row} 行 ${column} ${rulesZh(rule)}`],
+  [/^firm not found in table 'firms'$/, "firms 表中没有该企业"],
   [/^must be a JSON object$/, "须为 JSON 对象"], [/^is not a sample firm$/, "不是样本企业"],
   [/^is required for a batch$/, "批量评估必需此文件"],
   [/^must hold at most (\d+) applications.*$/, "最多 $1 笔申请"],
@@ -195,3 +197,8 @@ const RULES_ZH = [
   [/^must be greater than or equal to (\S+)$/, "须不小于 $1"], [/^must be greater than (\S+)$/, "须大于 $1"],
   [/^must be less than or equal to (\S+)$/, "须不大于 $1"], [/^must be less than (\S+)$/, "须小于 $1"],
 ];
+
+/* A rule in Chinese; a rule that quotes another (a screened firm's invalid record) renders it too. */
+function rulesZh(rule) {
+  return RULES_ZH.reduce((text, [re, tpl]) => text.replace(re, tpl), rule);
+}
