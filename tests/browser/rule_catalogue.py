@@ -5,7 +5,8 @@ Chinese with the patterns of ``serving/ui_static/i18n.js``. This catalogue is bu
 user meets the rules — by bad values in every column of every table, on the file side
 (``split_valid``, what an upload meets) and the request side (``ScoreRequest``, what a pasted
 body meets), bad bodies, bad requests and bad what-if changes — so a rule added to the code
-is in it without anyone listing it here.
+is in it without anyone listing it here. Row rules across columns are taken as the contract
+declares them (``features.contract``), worded as each side words them.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from features.contract import BY_NAME, CONTRACT
 from features.errors import SchemaError
 from features.loaders import split_valid
 from serving import boundary, limits
-from serving.schemas import RECORD_MODELS, Application, ScoreRequest, validation_errors
+from serving.schemas import RECORD_MODELS, Application, Record, ScoreRequest, validation_errors
 from serving.whatif import Change, parse_changes
 
 REPO = Path(__file__).resolve().parents[2]
@@ -84,8 +85,8 @@ def _errors_of(validate: Callable[[], object]) -> set[str]:
 
 
 def _file_rules() -> set[str]:
-    """What an uploaded table meets: each column's bad values, a missing column, and rows that
-    break the row rules (taken from a valid synthetic row with one column changed)."""
+    """What an uploaded table meets: each column's bad values, a missing column, two equal
+    rows, and the table's row rules as the contract declares them."""
     texts: set[str] = set()
     for table in CONTRACT:
         names = [c.name for c in table.columns]
@@ -107,14 +108,17 @@ def _file_rules() -> set[str]:
 
 
 def _record_rules() -> set[str]:
-    """What a pasted body's records meet, field by field; a row rule's text carries the value
-    of the column it names, as the request side adds it."""
+    """What a pasted body's records meet, field by field, and the table's row rules worded as
+    the request side words them (with the value of the column a rule names)."""
     texts: set[str] = set()
     for name, model in {**RECORD_MODELS, "applications": Application}.items():
         for field in model.model_fields:
             for bad in BAD_VALUES:
                 texts |= _errors_of(lambda m=model, f=field, b=bad: m.model_validate({f: b}))
-        texts |= {f"{rule.text} (120)" if rule.shows else rule.text for rule in BY_NAME[name].rules}
+        texts |= {
+            Record._rule_text(rule, {rule.shows: 120} if rule.shows else {})
+            for rule in BY_NAME[name].rules
+        }
         texts |= _errors_of(lambda m=model: m.model_validate({"unknown_field": 1}))
     return texts
 
@@ -162,6 +166,8 @@ def _body_rules() -> set[str]:
         b'{"a": "x}',
         b"{} x",
         b'{"a": "\\q"}',
+        b'{"a": "\\u12"}',
+        b'{"a": "x\ny"}',
         b'{"a": NaN}',
         b'{"a": ' + b"9" * 5000 + b"}",
         b'{"a": 1, "a": 2}',
