@@ -139,10 +139,6 @@ const RULES_ZH = [
   [/^must be a date without a time of day$/, "须为日期，不含时刻"],
   [/^must be the first day of a month$/, "须为某月的第一天"],
   [/^must be a number > (\S+) and <= (\S+)$/, "须为大于 $1 且不大于 $2 的数字"],
-  [/^must be a whole number > (\S+) and <= (\S+)$/, "须为大于 $1 且不大于 $2 的整数"],
-  [/^must be a number >= (\S+)$/, "须为不小于 $1 的数字"], [/^must be a whole number >= (\S+)$/, "须为不小于 $1 的整数"],
-  [/^must be a number > (\S+)$/, "须为大于 $1 的数字"], [/^must be a whole number > (\S+)$/, "须为大于 $1 的整数"],
-  [/^must be a number <= (\S+)$/, "须为不大于 $1 的数字"], [/^must be a whole number <= (\S+)$/, "须为不大于 $1 的整数"],
   [/^must be > (\S+) and <= (\S+)$/, "须大于 $1 且不大于 $2"],
   [/^must be a number(.*)$/, "须为数字$1"], [/^must be a whole number(.*)$/, "须为整数$1"],
   [/^must be a finite number$/, "须为有限的数字"], [/^must be an integer$/, "须为整数"],
@@ -168,7 +164,6 @@ const RULES_ZH = [
   [/^missing required table \(send \[\] for none\)$/, "缺少该表（没有记录请传 []）"],
   [/^must be a list \(send \[\] for no records\)$/, "须为列表（没有记录请传 []）"],
   [/^is not a field of this record \(see features\/schemas\.py\)$/, "不是该记录的字段（字段定义见 features/schemas.py）"],
-  [/^is not a field of this request$/, "不是该请求的字段"],
   [/^must have at most (\d+) records \((\w+)\)$/, "最多 $1 条记录（$2）"],
   [/^must be at most (\d+) bytes \((\w+)\)$/, "最多 $1 字节（$2）"],
   [/^must be application\/json \(optionally with ; charset=utf-8\)$/, "须为 application/json（可带 ; charset=utf-8）"],
@@ -193,9 +188,9 @@ const RULES_ZH = [
   [/^the firm has no overdue on file to clear$/, "该企业没有可结清的逾期记录"],
   [/^must be between (\S+) and (\S+)$/, "须介于 $1 与 $2 之间"],
   [/^(.*) between (\S+) and (\S+)$/, "$1，介于 $2 与 $3 之间"],
-  [/^must be > (\S+)$/, "须大于 $1"], [/^must be >= (\S+)$/, "须不小于 $1"], [/^must be <= (\S+)$/, "须不大于 $1"],
+  [/^must be > (\S+)$/, "须大于 $1"], [/^must be >= (\S+)$/, "须不小于 $1"],
   [/^must be greater than or equal to (\S+)$/, "须不小于 $1"], [/^must be greater than (\S+)$/, "须大于 $1"],
-  [/^must be less than or equal to (\S+)$/, "须不大于 $1"], [/^must be less than (\S+)$/, "须小于 $1"],
+  [/^must be less than or equal to (\S+)$/, "须不大于 $1"],
 ];
 
 /* A rule in Chinese; a rule that quotes another (a screened firm's invalid record) renders it too. */

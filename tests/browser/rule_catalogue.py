@@ -25,12 +25,21 @@ from features.contract import BY_NAME, CONTRACT
 from features.errors import SchemaError
 from features.loaders import split_valid
 from serving import boundary, limits
-from serving.schemas import RECORD_MODELS, Application, Record, ScoreRequest, validation_errors
+from serving.schemas import (
+    CHILD_TABLES,
+    RECORD_MODELS,
+    Application,
+    Record,
+    ScoreRequest,
+    validation_errors,
+)
 from serving.whatif import Change, parse_changes
+from synthetic import generate_market
 
 REPO = Path(__file__).resolve().parents[2]
 #: Values that break a column's type, bounds, choices or format, one at a time.
 BAD_VALUES: tuple[Any, ...] = (
+    None,
     [],
     {},
     "x",
@@ -85,13 +94,18 @@ def _errors_of(validate: Callable[[], object]) -> set[str]:
 
 
 def _file_rules() -> set[str]:
-    """What an uploaded table meets: each column's bad values, a missing column, two equal
-    rows, and the table's row rules as the contract declares them."""
+    """What an uploaded table meets: valid rows of a synthetic market, each with one column
+    set to a bad value (a row whose other cells are valid meets that column's every rule), a
+    missing column, two equal rows, and the table's row rules as the contract declares them."""
+    market = generate_market(n_firms=40, seed=3)
     texts: set[str] = set()
     for table in CONTRACT:
+        valid = market[table.name].head(len(BAD_VALUES)).astype(object)
+        if len(valid) < len(BAD_VALUES):
+            raise ValueError(f"the market has too few {table.name} rows for the bad values")
         names = [c.name for c in table.columns]
         for column in table.columns:
-            frame = pd.DataFrame({n: [None] * len(BAD_VALUES) for n in names}, dtype=object)
+            frame = valid.copy()
             frame[column.name] = [
                 json.dumps(v) if isinstance(v, list | dict) else v for v in BAD_VALUES
             ]
@@ -102,7 +116,7 @@ def _file_rules() -> set[str]:
         except SchemaError as exc:
             texts |= {f.rule for f in exc.failures}
         texts |= {rule.text for rule in table.rules}
-        twice = pd.DataFrame({n: ["1", "1"] for n in names})
+        twice = pd.concat([valid.head(1)] * 2, ignore_index=True)
         texts |= {f.rule for f in split_valid(table.name, twice)[1]}
     return texts
 
@@ -137,8 +151,11 @@ def _request_rules() -> set[str]:
         broken(lambda b: b["application"].update(as_of="2999-01-01")),
         broken(lambda b: b["application"].update(as_of=str(founded - dt.timedelta(days=1)))),
         broken(lambda b: b["ip_assets"][0].update(credit_code="91350100M000100Y43")),
-        broken(lambda b: b["ip_assets"].append(dict(b["ip_assets"][0]))),
-        broken(lambda b: b["credit_events"].append(dict(b["credit_events"][0]))),
+        *(
+            broken(lambda b, t=table: b[t].append(dict(b[t][0])))  # a record sent twice
+            for table in CHILD_TABLES
+            if example[table]
+        ),
         broken(lambda b: b.pop("staffing")),
         broken(lambda b: b.update(staffing={})),
         broken(lambda b: b.update(firm=[])),
