@@ -99,10 +99,9 @@ def _train(
     table: Path,
     valid_start: date | None,
     oot_start: date | None,
+    tune_trials: int | None = None,
     tune_seconds: float | None = None,
 ) -> None:
-    from dataclasses import replace
-
     from training.config import TrainConfig
     from training.run import train
 
@@ -116,8 +115,7 @@ def _train(
             label_description="default within 12 months of the application",
         )
     config = config.with_overrides(valid_start=valid_start, oot_start=oot_start)
-    if tune_seconds is not None:
-        config = config.with_overrides(model=replace(config.model, tune_seconds=tune_seconds))
+    config = config.with_overrides(model=config.model.with_tuning(tune_trials, tune_seconds))
     with console.status("training…") as status:
         result = train(config, step=lambda msg: status.update(f"training: {msg}…"))
     summary = Table(title=f"OOT performance — run {result.run_id}")
@@ -261,10 +259,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--oot-start", type=iso_date, help="ISO date; default: 85 %% quantile of as-of dates"
     )
     tr.add_argument(
+        "--tune-trials",
+        type=int,
+        help="Optuna trials on the validation slice (default 15; 0 = no tuning); overrides "
+        "[tuning] trials",
+    )
+    tr.add_argument(
         "--tune-seconds",
         type=float,
-        help="wall-clock budget of the Optuna search (default: 60 s per 100k rows, 5-60 s; "
-        "0 = no tuning); overrides [tuning] seconds",
+        help="wall clock that cuts the search short (default 600 s; 0 = no tuning); "
+        "overrides [tuning] seconds",
     )
 
     srv = sub.add_parser("serve", help="serve the @champion model with BentoML on 127.0.0.1")
@@ -313,7 +317,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "features":
             _features(args.market, args.out)
         elif args.command == "train":
-            _train(args.config, args.table, args.valid_start, args.oot_start, args.tune_seconds)
+            _train(
+                args.config,
+                args.table,
+                args.valid_start,
+                args.oot_start,
+                args.tune_trials,
+                args.tune_seconds,
+            )
         elif args.command == "bento":
             from serving.model_source import build_bento
 

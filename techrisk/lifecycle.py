@@ -54,7 +54,12 @@ def add_lifecycle_commands(sub: argparse._SubParsersAction) -> None:
         help="override a gate threshold, e.g. --gate auc_tolerance=0.01 (repeatable)",
     )
     rt.add_argument(
-        "--tune-seconds", type=float, help="Optuna budget (default: the same as techrisk train)"
+        "--tune-trials", type=int, help="Optuna trials (default: the same as techrisk train)"
+    )
+    rt.add_argument(
+        "--tune-seconds",
+        type=float,
+        help="wall clock that cuts the search short (default: the same as techrisk train)",
     )
     rt.add_argument("--by", help="who promotes (default: the OS user)")
     rt.add_argument("--reason", help="recorded with the promotion")
@@ -94,7 +99,6 @@ class AuditJournal:
 
 
 def run_retrain(args: argparse.Namespace, console: Console) -> None:
-    from dataclasses import replace
 
     from training.config import TrainConfig
     from training.gates import GateConfig
@@ -108,8 +112,9 @@ def run_retrain(args: argparse.Namespace, console: Console) -> None:
         truth_path=truth if truth.exists() else None,
         label_description="default within 12 months of the application",
     )
-    if args.tune_seconds is not None:
-        config = config.with_overrides(model=replace(config.model, tune_seconds=args.tune_seconds))
+    config = config.with_overrides(
+        model=config.model.with_tuning(args.tune_trials, args.tune_seconds)
+    )
     journal = None if args.dry_run else AuditJournal(_store())  # unusable: fail before training
     with console.status("retraining…") as status:
         result = retrain(

@@ -41,14 +41,17 @@ class ModelConfig:
     """How the contenders are fitted: the ``[lightgbm]`` and ``[tuning]`` tables of the TOML.
 
     ``lightgbm`` overrides any LightGBM parameter of the size-adapted defaults
-    (``models.spec.adaptive_params``). ``tune_seconds`` is the wall-clock budget of the Optuna
-    search on the validation slice (None: 60 s per 100 k rows, at least 5 s, at most 60 s;
-    0: no tuning). ``max_depth`` caps the tuned trees' depth, because exact TreeSHAP cost per
-    served row grows with it.
+    (``models.spec.adaptive_params``). ``tune_trials`` is how many Optuna trials search the
+    validation slice and ``tune_seconds`` the wall clock that cuts the search short on a slow
+    machine (None: ``training.run``'s defaults; 0 for either: no tuning). The trials, not the
+    clock, set the search, so a run is reproducible on any machine the cap does not cut.
+    ``max_depth`` caps the tuned trees' depth, because exact TreeSHAP cost per served row
+    grows with it.
     """
 
     lightgbm: Mapping[str, Any] = field(default_factory=dict)
     tune_seconds: float | None = None
+    tune_trials: int | None = None
     max_depth: int = 5
 
     def __post_init__(self) -> None:
@@ -56,6 +59,12 @@ class ModelConfig:
             raise ConfigError(
                 f"[tuning] seconds must be a finite number >= 0; got {self.tune_seconds!r}"
             )
+        if self.tune_trials is not None and (
+            isinstance(self.tune_trials, bool)
+            or not isinstance(self.tune_trials, int)
+            or self.tune_trials < 0
+        ):
+            raise ConfigError(f"[tuning] trials must be an integer >= 0; got {self.tune_trials!r}")
         if (
             isinstance(self.max_depth, bool)
             or not isinstance(self.max_depth, int)
@@ -71,6 +80,15 @@ class ModelConfig:
                 "constraints come from [monotone] and the feature registry"
             )
 
+    def with_tuning(self, trials: int | None, seconds: float | None) -> ModelConfig:
+        """This config with the command line's ``--tune-trials`` / ``--tune-seconds`` (None
+        keeps the config's)."""
+        return replace(
+            self,
+            tune_trials=self.tune_trials if trials is None else trials,
+            tune_seconds=self.tune_seconds if seconds is None else seconds,
+        )
+
     @classmethod
     def from_tables(cls, raw: Mapping[str, Any], path: Path) -> ModelConfig:
         """The ``[lightgbm]`` and ``[tuning]`` tables of a parsed TOML file."""
@@ -78,10 +96,11 @@ class ModelConfig:
         tuning = dict(raw.get("tuning", {}))
         if not isinstance(lightgbm, dict):
             raise ConfigError(f"config {path}: [lightgbm] must be a table; got {lightgbm!r}")
-        unknown = sorted(set(tuning) - {"seconds", "max_depth"})
+        unknown = sorted(set(tuning) - {"seconds", "trials", "max_depth"})
         if unknown:
             raise ConfigError(
-                f"unknown key(s) in [tuning] of {path}: {unknown}; known: ['max_depth', 'seconds']"
+                f"unknown key(s) in [tuning] of {path}: {unknown}; known: "
+                "['max_depth', 'seconds', 'trials']"
             )
         seconds = tuning.get("seconds")
         if seconds is not None and (
@@ -91,6 +110,7 @@ class ModelConfig:
         return cls(
             lightgbm=dict(lightgbm),
             tune_seconds=None if seconds is None else float(seconds),
+            tune_trials=tuning.get("trials"),
             max_depth=tuning.get("max_depth", 5),
         )
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import lightgbm as lgb
 import numpy as np
@@ -30,6 +30,9 @@ from models.spec import LGBMSpec
 from training import metrics
 from training.dataset import TrainingData
 from training.folds import FOLDS
+
+if TYPE_CHECKING:
+    from training.tune import Budget
 
 #: Rows of the validation slice timed for the TreeSHAP cost per row.
 SHAP_TIMING_ROWS = 2_000
@@ -99,6 +102,8 @@ class GBMFit:
     shap_us_per_row: float  # exact TreeSHAP of the kept booster, one thread
     #: Mean out-of-fold AUC of the kept configuration when folds chose it, else None.
     folds_auc: float | None = None
+    #: The search's wall-clock cap stopped it before its trials were done.
+    tune_cut_by_clock: bool = False
 
 
 def train_booster(
@@ -170,12 +175,12 @@ def shap_cost_us(booster: lgb.Booster, X: np.ndarray) -> float:
 def fit_gbm(
     inputs: BoosterInputs,
     spec: LGBMSpec,
-    tune_seconds: float,
+    budget: Budget | None,
     max_depth: int,
     overrides: dict[str, Any] | None = None,
     on_folds: bool = False,
 ) -> GBMFit:
-    """The size-adapted booster, then (``tune_seconds`` > 0) the Optuna search around it; the
+    """The size-adapted booster, then (a ``budget`` that searches) the Optuna search around it; the
     best on validation is kept. With ``on_folds`` (a small table without dates) also
     :data:`PLAIN_START`, the search starts from the better start on validation, and folds
     choose among the two starts and the best tuned trial (see module doc)."""
@@ -218,9 +223,10 @@ def fit_gbm(
     trials = pd.DataFrame(rows)
     spent = 0.0
     tuned_trial = None
-    if tune_seconds > 0:
-        search = tune(params, spec, inputs, tune_seconds, max_depth, fixed=set(overrides or {}))
-        spent = search.seconds
+    cut = False
+    if budget is not None and budget.searches:
+        search = tune(params, spec, inputs, budget, max_depth, fixed=set(overrides or {}))
+        spent, cut = search.seconds, search.cut_by_clock
         trials = pd.concat([trials, search.trials], ignore_index=True)
         if search.booster is not None:
             tuned_trial = search.best_trial
@@ -246,6 +252,7 @@ def fit_gbm(
         spent,
         shap_cost_us(booster, inputs.X_valid),
         kept_folds_auc,
+        cut,
     )
 
 
@@ -277,7 +284,7 @@ def fit_pd_model(data: TrainingData, spec: LGBMSpec) -> FitResult:
         matrices["valid"],
         data.part("valid")[1],
     )
-    gbm = fit_gbm(inputs, spec, tune_seconds=0, max_depth=5)
+    gbm = fit_gbm(inputs, spec, None, max_depth=5)
     calibrator = PlattCalibrator().fit(
         gbm.booster.predict(matrices["valid"], raw_score=True), inputs.y_valid
     )

@@ -20,7 +20,7 @@ from training import metrics
 from training.assemble import assemble
 from training.baselines import policy_points_score
 from training.champion import SERVABLE, Candidate, candidates, champion_model, choose_champion
-from training.config import ConfigError, TrainConfig
+from training.config import ConfigError, ModelConfig, TrainConfig
 from training.dataset import TrainingData
 from training.evaluate import LABELS, Evaluation, by_product, evaluate, flatten
 from training.fit import GBMFit, fit_gbm
@@ -28,10 +28,14 @@ from training.folds import FoldChoice, choose_on_folds, uses_folds
 from training.model_card import render_model_card
 from training.prepare import Prepared, fit_scorecard, prepare
 from training.register import figures, log_and_register
+from training.tune import Budget
 
-#: Tuning budget when the config gives none: 60 s per 100 k rows, between 5 s and 60 s.
-TUNE_SECONDS_PER_100K_ROWS = 60.0
-TUNE_SECONDS_RANGE = (5.0, 60.0)
+#: Optuna trials when the config gives none: about a minute on the demo's 100 k rows here
+#: (10 seeded random starts, then TPE around the best of them).
+DEFAULT_TUNE_TRIALS = 15
+#: The wall clock that cuts the search short when the config gives none: far above what the
+#: default trials take, so it only stops a search on a machine too slow to finish them.
+DEFAULT_TUNE_CAP_SECONDS = 600.0
 
 
 @dataclass
@@ -49,9 +53,25 @@ class RunResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def default_tune_seconds(n_rows: int) -> float:
-    share = TUNE_SECONDS_PER_100K_ROWS * n_rows / 100_000
-    return float(np.clip(share, *TUNE_SECONDS_RANGE))
+def tuning_budget(model: ModelConfig) -> Budget:
+    """The config's trials and cap, each defaulted on its own."""
+    return Budget(
+        DEFAULT_TUNE_TRIALS if model.tune_trials is None else model.tune_trials,
+        DEFAULT_TUNE_CAP_SECONDS if model.tune_seconds is None else model.tune_seconds,
+    )
+
+
+def _cut_warning(gbm: GBMFit, budget: Budget) -> list[str]:
+    """Say so when the cap stopped the search: the model then depends on the machine's speed."""
+    if not gbm.tune_cut_by_clock:
+        return []
+    searched = gbm.trials["trial"].str.isdigit()  # Optuna's trials, numbered; not the starts
+    done = int((searched & (gbm.trials["state"] == "COMPLETE")).sum())
+    return [
+        f"tuning stopped at its {budget.seconds:g} s cap ([tuning] seconds) after {done} of "
+        f"{budget.trials} trials: another machine, or this one when busier, would train a "
+        "different model; raise the cap or lower [tuning] trials to make the run reproducible"
+    ]
 
 
 def _window(data: TrainingData) -> dict[str, str]:
@@ -68,13 +88,10 @@ def fit_stage(prepared: Prepared, config: TrainConfig, spec: LGBMSpec) -> GBMFit
     """The size-adapted booster, tuned within the config's (or the default) budget."""
     data = prepared.data
     inputs = prepared.booster_inputs()
-    seconds = config.model.tune_seconds
-    if seconds is None:
-        seconds = default_tune_seconds(len(data.y))
     return fit_gbm(
         inputs,
         spec,
-        seconds,
+        tuning_budget(config.model),
         config.model.max_depth,
         dict(config.model.lightgbm),
         on_folds=uses_folds(data.dates is not None, len(inputs.y_train) + len(inputs.y_valid)),
@@ -186,6 +203,7 @@ def train(
         "fit_seconds": gbm.fit_seconds,
         "tune_seconds": gbm.tune_seconds,
         "tune_trials": float(len(gbm.trials) - 1),
+        "tune_cut_by_clock": float(gbm.tune_cut_by_clock),
         "gbm_valid_auc": gbm.valid_auc,
         **({} if gbm.folds_auc is None else {"gbm_folds_auc": gbm.folds_auc}),
         "gbm_shap_us_per_row": gbm.shap_us_per_row,
@@ -193,7 +211,8 @@ def train(
         **({} if folds is None else folds.metrics()),
     }
     window = _window(data)
-    warnings = [*prepared.warnings, *notes]
+    budget = tuning_budget(config.model)
+    warnings = [*prepared.warnings, *notes, *_cut_warning(gbm, budget)]
     assemble(
         model,
         matrices["train"],
@@ -255,9 +274,8 @@ def train(
             "seed": spec.seed,
             "champion": champion,
             "champion_chosen_on": "validation" if folds is None else f"{folds.folds} folds",
-            "tune_budget_seconds": config.model.tune_seconds
-            if config.model.tune_seconds is not None
-            else default_tune_seconds(len(data.y)),
+            "tune_trials_asked": budget.trials,
+            "tune_cap_seconds": budget.seconds,
             "tune_max_depth": config.model.max_depth,
         },
         run_metrics=run_metrics,

@@ -21,6 +21,7 @@ from training.fit import (
 from training.folds import FOLD_MAX_ROWS, FoldChoice, uses_folds
 from training.prepare import prepare
 from training.run import fold_stage, train
+from training.tune import Budget
 
 
 def test_the_fold_choice_names_the_best_weight_and_prefers_the_simpler_on_ties() -> None:
@@ -47,7 +48,7 @@ def test_the_fold_choice_never_reads_the_oot_slice(tmp_path) -> None:
     prepared = prepare(config_for(tmp_path, 1_000, seed=3))
     d, m = prepared.data, prepared.matrices
     inputs = prepared.booster_inputs()
-    gbm = fit_gbm(inputs, QUICK, 0, max_depth=5)
+    gbm = fit_gbm(inputs, QUICK, None, max_depth=5)
     before = fold_stage(prepared, gbm, seed=3)
     oot = d.split.mask("oot")
     d.y[oot] = 1 - d.y[oot]
@@ -95,7 +96,7 @@ def _small_inputs(tmp_path) -> BoosterInputs:
 
 def test_folds_choose_the_booster_configuration_of_a_small_table(tmp_path) -> None:
     inputs = _small_inputs(tmp_path)
-    gbm = fit_gbm(inputs, QUICK, 2.0, max_depth=4, on_folds=True)
+    gbm = fit_gbm(inputs, QUICK, Budget(trials=10, seconds=60.0), max_depth=4, on_folds=True)
     kept = kept_on_folds_row(gbm.trials)
     assert gbm.folds_auc == kept["folds_auc"] and gbm.valid_auc == kept["valid_auc"]
     assert folds_auc(gbm.params, QUICK, inputs, QUICK.seed).mean == gbm.folds_auc
@@ -112,7 +113,7 @@ def test_the_validation_slice_does_not_choose_the_booster_of_a_small_table(
         return FoldAUC(1.0 - valid_auc(train_booster(params, spec, inputs_), inputs_), 0.0)
 
     monkeypatch.setattr("training.fit.folds_auc", against_validation)
-    gbm = fit_gbm(inputs, QUICK, 0, max_depth=4, on_folds=True)
+    gbm = fit_gbm(inputs, QUICK, None, max_depth=4, on_folds=True)
     starts = gbm.trials.set_index("trial")["valid_auc"]
     assert starts["size-adapted"] != starts["plain-start"]
     assert gbm.valid_auc == starts.min() < starts.max()

@@ -19,7 +19,7 @@ def champions(tmp_path_factory):
     prepared = prepare(config_for(tmp_path_factory.mktemp("card"), 3_000, seed=4))
     d, m = prepared.data, prepared.matrices
     inputs = prepared.booster_inputs()
-    gbm = fit_gbm(inputs, QUICK, 0, max_depth=5)
+    gbm = fit_gbm(inputs, QUICK, None, max_depth=5)
     woe = prepared.scorecard.to_woe_scorecard(pd.DataFrame(m["train"], columns=d.features))
     cands, notes = candidates(gbm, woe, m, prepared.y("valid"))
     assert set(cands) == {"gbm", "scorecard", "blend"}, notes

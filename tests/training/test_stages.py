@@ -1,4 +1,5 @@
-"""The run's stages alone: size-adapted parameters, minimum sizes, tuning within its budget,
+"""The run's stages alone: size-adapted parameters, minimum sizes, tuning by a count of trials
+(reproducible) within its wall-clock cap,
 champion choice on validation only, and a blended champion whose reasons add up exactly."""
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from training.config import ConfigError, ModelConfig, TrainConfig
 from training.evaluate import Evaluation
 from training.fit import FoldAUC, fit_gbm, kept_on_folds
 from training.prepare import prepare
-from training.run import train
+from training.run import DEFAULT_TUNE_CAP_SECONDS, DEFAULT_TUNE_TRIALS, train, tuning_budget
+from training.tune import Budget
 
 QUICK = LGBMSpec(num_boost_round=200, early_stopping_rounds=30)
 
@@ -123,7 +125,16 @@ def test_lightgbm_and_tuning_tables_are_read_from_toml(tmp_path) -> None:
     )
     model = TrainConfig.from_toml(path).model
     assert model.lightgbm == {"num_leaves": 7, "learning_rate": 0.05}
-    assert (model.tune_seconds, model.max_depth) == (12.0, 4)
+    assert (model.tune_seconds, model.tune_trials, model.max_depth) == (12.0, None, 4)
+    assert tuning_budget(model) == Budget(DEFAULT_TUNE_TRIALS, 12.0)
+    path.write_text('[data]\npath = "t.csv"\n[tuning]\ntrials = 40\n')
+    model = TrainConfig.from_toml(path).model
+    assert tuning_budget(model) == Budget(40, DEFAULT_TUNE_CAP_SECONDS)
+    assert tuning_budget(model.with_tuning(0, None)) == Budget(0, DEFAULT_TUNE_CAP_SECONDS)
+    for bad in ("-1", "2.5", "true", '"10"'):
+        path.write_text(f'[data]\npath = "t.csv"\n[tuning]\ntrials = {bad}\n')
+        with pytest.raises(ConfigError, match=r"\[tuning\] trials must be an integer >= 0; got"):
+            TrainConfig.from_toml(path)
     path.write_text('[data]\npath = "t.csv"\n[tuning]\nseconds = -1\n')
     with pytest.raises(ConfigError, match=r"\[tuning\] seconds must be .* >= 0; got -1"):
         TrainConfig.from_toml(path)
@@ -133,12 +144,13 @@ def test_lightgbm_and_tuning_tables_are_read_from_toml(tmp_path) -> None:
 
 
 # -- tuning -----------------------------------------------------------------------------------
-def test_tuning_stays_within_its_budget_and_keeps_the_best_on_validation(tmp_path) -> None:
+def test_tuning_stops_at_its_cap_says_so_and_keeps_the_best_on_validation(tmp_path) -> None:
     inputs = prepare(config_for(tmp_path, 4_000, seed=1)).booster_inputs()
     budget = 3.0
     start = time.perf_counter()
-    gbm = fit_gbm(inputs, LGBMSpec(), budget, max_depth=4)
+    gbm = fit_gbm(inputs, LGBMSpec(), Budget(trials=10_000, seconds=budget), max_depth=4)
     elapsed = time.perf_counter() - start
+    assert gbm.tune_cut_by_clock
     # A trial running at the deadline is pruned after its current boosting iteration, so the
     # search may overrun by about one iteration (slow on a loaded machine) plus bookkeeping.
     slack = 1.5 + 3 * iteration_seconds(gbm.fit_seconds, gbm.best_iteration, LGBMSpec())
@@ -147,6 +159,31 @@ def test_tuning_stays_within_its_budget_and_keeps_the_best_on_validation(tmp_pat
     assert len(gbm.trials) >= 2  # the size-adapted fit and at least one searched trial
     assert gbm.valid_auc == pytest.approx(gbm.trials["valid_auc"].max())
     assert gbm.params["max_depth"] <= 5 and gbm.shap_us_per_row > 0
+
+
+def test_a_count_of_trials_trains_the_same_booster_twice(tmp_path) -> None:
+    """The trials, not the clock, set the search: the same table and budget give the same
+    trials and the same booster, however busy the machine (a time budget did not)."""
+    inputs = prepare(config_for(tmp_path, 2_000, seed=4)).booster_inputs()
+    fits = [fit_gbm(inputs, QUICK, Budget(trials=6, seconds=600.0), max_depth=4) for _ in "ab"]
+    first, second = fits
+    assert not first.tune_cut_by_clock and not second.tune_cut_by_clock
+    assert len(first.trials) == 1 + 6  # the size-adapted fit and the six searched
+    assert first.booster.model_to_string() == second.booster.model_to_string()
+    pd.testing.assert_frame_equal(
+        first.trials.drop(columns="seconds"), second.trials.drop(columns="seconds")
+    )
+
+
+def test_a_run_cut_by_its_cap_warns_that_it_depends_on_the_machine(tmp_path, local_mlflow) -> None:
+    config = config_for(tmp_path, 300, seed=3, tune_trials=10_000, tune_seconds=0.5)
+    result = train(config, QUICK)
+    assert result.metrics["tune_cut_by_clock"] == 1.0
+    [warning] = [w for w in result.warnings if w.startswith("tuning stopped")]
+    assert "0.5 s cap" in warning and "of 10000 trials" in warning
+    run = mlflow.get_run(result.run_id)
+    assert run.data.params["tune_trials_asked"] == "10000"
+    assert run.data.params["tune_cap_seconds"] == "0.5"
 
 
 def test_chosen_parameters_and_trials_are_logged(tmp_path, local_mlflow) -> None:
@@ -190,7 +227,7 @@ def test_a_blended_champion_explains_its_score_exactly_and_survives_a_reload(tmp
     prepared = prepare(config_for(tmp_path, 3_000, seed=4))
     d, m = prepared.data, prepared.matrices
     inputs = prepared.booster_inputs()
-    gbm = fit_gbm(inputs, QUICK, 0, max_depth=5)
+    gbm = fit_gbm(inputs, QUICK, None, max_depth=5)
     woe = prepared.scorecard.to_woe_scorecard(pd.DataFrame(m["train"], columns=d.features))
     cands, notes = candidates(gbm, woe, m, prepared.y("valid"))
     assert set(cands) == {"gbm", "scorecard", "blend"} and not notes
