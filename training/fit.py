@@ -105,6 +105,13 @@ class GBMFit:
     #: The search's wall-clock cap stopped it before its trials were done.
     tune_cut_by_clock: bool = False
 
+    @property
+    def trials_done(self) -> int:
+        """Optuna trials that ran to the end (the numbered rows of ``trials``; the starts,
+        ``size-adapted`` and ``plain-start``, are not trials of the search)."""
+        searched = self.trials["trial"].astype(str).str.isdigit()
+        return int((searched & (self.trials["state"] == "COMPLETE")).sum())
+
 
 def train_booster(
     params: dict[str, Any],

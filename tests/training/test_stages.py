@@ -168,7 +168,7 @@ def test_a_count_of_trials_trains_the_same_booster_twice(tmp_path) -> None:
     fits = [fit_gbm(inputs, QUICK, Budget(trials=6, seconds=600.0), max_depth=4) for _ in "ab"]
     first, second = fits
     assert not first.tune_cut_by_clock and not second.tune_cut_by_clock
-    assert len(first.trials) == 1 + 6  # the size-adapted fit and the six searched
+    assert len(first.trials) == 1 + 6 and first.trials_done == 6  # the start, six searched
     assert first.booster.model_to_string() == second.booster.model_to_string()
     pd.testing.assert_frame_equal(
         first.trials.drop(columns="seconds"), second.trials.drop(columns="seconds")
@@ -195,7 +195,9 @@ def test_chosen_parameters_and_trials_are_logged(tmp_path, local_mlflow) -> None
     trials = pd.read_csv(
         mlflow.artifacts.download_artifacts(f"runs:/{result.run_id}/tuning/trials.csv")
     )
-    assert len(trials) == result.metrics["tune_trials"] + 1
+    searched = trials[trials["trial"].astype(str).str.isdigit()]
+    assert result.metrics["tune_trials"] == (searched["state"] == "COMPLETE").sum() >= 1
+    assert list(trials["trial"][:2]) == ["size-adapted", "plain-start"]
     # A small table without dates keeps the simplest configuration within one standard error
     # of the best out-of-fold AUC (tests/training/test_folds.py); with dates or many rows the
     # best on validation is kept (fit_gbm without on_folds, the test above).
