@@ -186,10 +186,10 @@ def main() -> None:
         help="screen with the shocked-records stress, without it, or both",
     )
     parser.add_argument(
-        "--tune-seconds",
-        type=float,
+        "--tune-trials",
+        type=int,
         default=None,
-        help="the model's Optuna budget (default: training's; 0 = the untuned, deeper trees)",
+        help="the model's Optuna trials (default: training's; 0 = the untuned, deeper trees)",
     )
     args = parser.parse_args()
 
@@ -213,7 +213,7 @@ def main() -> None:
                 TrainConfig(
                     path=path,
                     truth_path=market / "truth.parquet",
-                    model=ModelConfig(tune_seconds=args.tune_seconds),
+                    model=ModelConfig(tune_trials=args.tune_trials),
                 )
             )
             handle = from_registry()
