@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from techrisk_base import settings
-from techrisk_base.arguments import iso_date, port, positive_int
+from techrisk_base.arguments import count, iso_date, port, positive_int
 from techrisk_base.errors import InvalidArgument, TechriskError
 
 console = Console()
@@ -260,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     tr.add_argument(
         "--tune-trials",
-        type=int,
+        type=count,
         help="Optuna trials on the validation slice (default 15; 0 = no tuning); overrides "
         "[tuning] trials",
     )

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from techrisk_base import settings
-from techrisk_base.arguments import positive_int
+from techrisk_base.arguments import count, positive_int
 from techrisk_base.errors import InvalidArgument, TechriskError
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def add_lifecycle_commands(sub: argparse._SubParsersAction) -> None:
         help="override a gate threshold, e.g. --gate auc_tolerance=0.01 (repeatable)",
     )
     rt.add_argument(
-        "--tune-trials", type=int, help="Optuna trials (default: the same as techrisk train)"
+        "--tune-trials", type=count, help="Optuna trials (default: the same as techrisk train)"
     )
     rt.add_argument(
         "--tune-seconds",

@@ -20,6 +20,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def count(text: str) -> int:
+    """An integer >= 0, where 0 means none (``--tune-trials 0``: no tuning)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0; got {text!r}")
+    return value
+
+
 def port(text: str) -> int:
     value = positive_int(text)
     if value > 65_535:

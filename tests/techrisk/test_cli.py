@@ -60,6 +60,8 @@ def test_a_user_error_is_one_line_with_exit_status_2(
         (["demo", "--firms", "many"], "argument --firms: must be a positive integer; got 'many'"),
         (["serve", "--port", "70000"], "argument --port: must be a TCP port in 1..65535"),
         (["train", "--valid-start", "2020-13-01"], "argument --valid-start: must be an ISO date"),
+        (["train", "--tune-trials", "-3"], "argument --tune-trials: must be an integer >= 0"),
+        (["retrain", "--tune-trials", "many"], "argument --tune-trials: must be an integer >= 0"),
         (["screen", "--chunk", "0"], "argument --chunk: must be a positive integer; got '0'"),
         (["audit", "list", "--limit", "-1"], "argument --limit: must be a positive integer"),
     ],

@@ -71,7 +71,7 @@ def _aliases() -> dict[str, str]:
 
 
 def _retrain(loop: dict[str, object], *extra: str) -> int:
-    argv = ["retrain", "--table", str(loop["table"]), "--tune-seconds", "0", *extra]
+    argv = ["retrain", "--table", str(loop["table"]), "--tune-trials", "0", *extra]
     return main(argv)
 
 
