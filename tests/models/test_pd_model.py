@@ -26,12 +26,10 @@ def test_lightgbm_and_shap_tree_explainer_agree(model_and_X) -> None:
 
     model, X = model_and_X
     X = X[:200]
-    explainer = shap.TreeExplainer(model.booster)
-    values = np.asarray(explainer.shap_values(X))
-    values = values[-1] if values.ndim == 3 else values
+    explanation = shap.TreeExplainer(model.booster)(X)  # the Explanation API: no legacy list
     contrib = model.contributions(X)
-    np.testing.assert_allclose(values, contrib[:, :-1], atol=1e-6)
-    np.testing.assert_allclose(np.ravel(explainer.expected_value)[-1], contrib[0, -1], atol=1e-6)
+    np.testing.assert_allclose(explanation.values, contrib[:, :-1], atol=1e-6)
+    np.testing.assert_allclose(explanation.base_values, contrib[:, -1], atol=1e-6)
 
 
 def test_points_add_up_to_the_score(model_and_X) -> None:
