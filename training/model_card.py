@@ -84,11 +84,14 @@ def render_model_card(
     has_oracle: bool = False,
     has_policy_points: bool = False,
     chosen_on: str = "the validation slice",
+    tuning: str = "",
 ) -> str:
     """The card in Markdown; it states only what this run has.
 
     ``chosen_on`` says which rows chose the champion among the contenders (the validation
-    slice, or folds over train + valid for a small table without dates).
+    slice, or folds over train + valid for a small table without dates); ``tuning`` is the
+    sentence on the booster's search (``training.run.tuning_sentence``): a reviewer who
+    trains again must know whether the same booster is to be expected.
 
     No oracle sentence without a true PD, no policy-points sentence without that baseline, no
     decision bands for products the table does not hold, and the label in the config's words.
@@ -164,6 +167,7 @@ score = {scale.offset:.2f} + {scale.factor:.4f} · ln((1 − PD) / PD):
 to double the odds.
 The champion was chosen among the contenders on {chosen_on}; the OOT slice took no part.
 {_champion_text(model, chosen_on)}
+{tuning}
 
 | grade | PD range | score range |
 |---|---|---|

@@ -61,6 +61,23 @@ def tuning_budget(model: ModelConfig) -> Budget:
     )
 
 
+def tuning_sentence(gbm: GBMFit, budget: Budget, seed: int) -> str:
+    """What the model card says of the booster's search, and whether a rerun gives the same
+    booster."""
+    if not budget.searches:
+        return "The booster was not tuned ([tuning] trials or seconds is 0)."
+    if gbm.tune_cut_by_clock:
+        return (
+            f"Tuning stopped at its {budget.seconds:g} s cap after {gbm.trials_done} of "
+            f"{budget.trials} Optuna trials: training again may give a different booster."
+        )
+    return (
+        f"The booster's parameters were searched by {budget.trials} Optuna trials (TPE, seed "
+        f"{seed}) on the validation slice, all completed: the same table and config train the "
+        "same booster again."
+    )
+
+
 def _cut_warning(gbm: GBMFit, budget: Budget) -> list[str]:
     """Say so when the cap stopped the search: the model then depends on the machine's speed."""
     if not gbm.tune_cut_by_clock:
@@ -252,6 +269,7 @@ def train(
         chosen_on="the validation slice"
         if folds is None
         else f"{folds.folds} stratified folds over train + valid (out-of-fold AUC)",
+        tuning=tuning_sentence(gbm, budget, spec.seed),
     )
     curves = {LABELS[c]: cand.pd("oot") for c, cand in cands.items()}
     if points is not None:
