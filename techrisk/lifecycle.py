@@ -99,7 +99,6 @@ class AuditJournal:
 
 
 def run_retrain(args: argparse.Namespace, console: Console) -> None:
-
     from training.config import TrainConfig
     from training.gates import GateConfig
     from training.promotion import operator
