@@ -100,14 +100,14 @@ def _window(data: TrainingData) -> dict[str, str]:
     return out
 
 
-def fit_stage(prepared: Prepared, config: TrainConfig, spec: LGBMSpec) -> GBMFit:
-    """The size-adapted booster, tuned within the config's (or the default) budget."""
+def fit_stage(prepared: Prepared, config: TrainConfig, spec: LGBMSpec, budget: Budget) -> GBMFit:
+    """The size-adapted booster, tuned within ``budget`` (the config's, defaults filled in)."""
     data = prepared.data
     inputs = prepared.booster_inputs()
     return fit_gbm(
         inputs,
         spec,
-        tuning_budget(config.model),
+        budget,
         config.model.max_depth,
         dict(config.model.lightgbm),
         on_folds=uses_folds(data.dates is not None, len(inputs.y_train) + len(inputs.y_valid)),
@@ -185,7 +185,8 @@ def train(
     mark("prepare")
 
     step("fitting and tuning LightGBM with monotone constraints")
-    gbm = fit_stage(prepared, config, spec)
+    budget = tuning_budget(config.model)
+    gbm = fit_stage(prepared, config, spec, budget)
     mark("fit")
 
     step("evaluating the contenders")
@@ -227,7 +228,6 @@ def train(
         **({} if folds is None else folds.metrics()),
     }
     window = _window(data)
-    budget = tuning_budget(config.model)
     warnings = [*prepared.warnings, *notes, *_cut_warning(gbm, budget)]
     assemble(
         model,
