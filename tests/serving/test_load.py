@@ -101,3 +101,18 @@ def test_a_served_store_outage_is_a_prompt_503_and_leaves_no_late_row(
     assert outage.metadata_status == 200 and outage.metadata_seconds < deadline_s
     assert outage.after_status == 200
     assert outage.added_rows == outage.ok_answers == 1
+
+
+def test_the_in_process_path_times_each_request_and_its_own_commit(
+    small_fit, sample_requests, store, url
+) -> None:
+    from benchmarks.serving_bench import _path_of
+    from serving.scoring import ModelHandle
+
+    _, fit = small_fit
+    handle = ModelHandle(fit.model, "techrisk-pd", "1", None, "models:/techrisk-pd/1")
+    times = _path_of(handle, payloads(sample_requests))(url, 0, 6)
+    assert len(times) == 6
+    # the commit is part of its request's path, and both took time
+    assert all(0 < commit < whole for whole, commit in times)
+    assert len(store.list(limit=10)) == 6  # one decision on record per request
