@@ -171,9 +171,11 @@ def train(
     """Run every stage and log the run; ``step`` reports progress to a console.
 
     ``register=False`` logs the model to the run without adding a registry version (a dry
-    run); ``tags`` are set on the MLflow run.
+    run); ``tags`` are set on the MLflow run. The config's ``seed`` seeds the whole run: the
+    split, the scorecard's binning, the folds and, unless ``spec`` brings its own, the booster
+    and its search, so the ``seed`` the run logs is the one every stage used.
     """
-    spec = spec or LGBMSpec()
+    spec = spec or LGBMSpec(seed=config.seed)
     timings: dict[str, float] = {}
     started = time.perf_counter()
 

@@ -102,6 +102,14 @@ def test_small_tables_train(tmp_path, local_mlflow, n) -> None:
     assert {"oot_gbm_auc", "oot_scorecard_auc"} <= set(result.metrics)
 
 
+def test_the_config_seed_seeds_the_booster_too(tmp_path, local_mlflow) -> None:
+    # [split] seed drove the split, the binning and the folds while the booster and its search
+    # kept seed 0, and the run logged 0: a data team could not rerun what it had asked for
+    result = train(config_for(tmp_path, 300, seed=7))
+    assert result.gbm_params["seed"] == 7
+    assert mlflow.get_run(result.run_id).data.params["seed"] == "7"
+
+
 def test_thirty_rows_get_the_minimum_size_error_naming_the_split(tmp_path) -> None:
     with pytest.raises(ConfigError, match=r"split 'train' has \d+ rows; at least 50"):
         prepare(config_for(tmp_path, 30, seed=1))
