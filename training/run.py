@@ -84,9 +84,9 @@ def _cut_warning(gbm: GBMFit, budget: Budget) -> list[str]:
         return []
     return [
         f"tuning stopped at its {budget.seconds:g} s cap ([tuning] seconds) after "
-        f"{gbm.trials_done} of "
-        f"{budget.trials} trials: another machine, or this one when busier, would train a "
-        "different model; raise the cap or lower [tuning] trials to make the run reproducible"
+        f"{gbm.trials_done} of {budget.trials} trials: another machine, or this one when "
+        "busier, would train a different model; raise the cap or lower [tuning] trials to make "
+        "the run reproducible"
     ]
 
 
